@@ -1,0 +1,187 @@
+"""The Target protocol: the only thing suites talk to.
+
+Every driver (local sandbox, kind, kubeconfig) implements the same verbs. The protocol is
+synchronous on purpose: suites stay plain pytest code, and drivers run their own event loops
+for concurrent work such as probe batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from gauntlet.blueprint.model import Blueprint
+from gauntlet.report.scorecard import Distribution
+
+
+class TargetError(RuntimeError):
+    """The target could not do what was asked (not a conformance failure)."""
+
+
+class NotSupportedByTarget(TargetError):
+    """A verb this driver does not implement (yet); suites report the check as inconclusive."""
+
+
+class ProbeMode(StrEnum):
+    TCP = "tcp"
+    HTTP = "http"
+    UDP = "udp"
+
+
+class Outcome(StrEnum):
+    """What a probe observed; see ``reached`` for how it maps to connectivity."""
+
+    CONNECTED = "connected"
+    HTTP = "http"
+    UDP_REPLY = "udp_reply"
+    REFUSED = "refused"
+    TIMEOUT = "timeout"
+    UNREACHABLE = "unreachable"
+    RESET = "reset"
+    ERROR = "error"
+
+    @property
+    def reached(self) -> bool | None:
+        """True: packets reached the destination; False: dropped/blocked; None: unknown."""
+        if self in (Outcome.CONNECTED, Outcome.HTTP, Outcome.UDP_REPLY, Outcome.REFUSED):
+            # A RST (refused) came from the destination's stack, so the policy let it through.
+            return True
+        if self in (Outcome.TIMEOUT, Outcome.UNREACHABLE):
+            return False
+        return None
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str = "GET"
+    path: str = "/"
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ProbeRequest:
+    """Probe from pod ``src`` to pod ``dst`` (keys ``ns/name``) on ``port``/``protocol``."""
+
+    id: str
+    src: str
+    dst: str
+    port: int
+    protocol: str = "TCP"
+    mode: ProbeMode = ProbeMode.TCP
+    timeout_s: float = 1.0
+    http: HttpRequest | None = None
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    id: str
+    outcome: Outcome
+    latency_ms: float
+    error_class: str | None = None
+    http_status: int | None = None
+    peer: str | None = None
+    body: str | None = None
+
+
+@dataclass(frozen=True)
+class PodStatus:
+    key: str
+    ip: str
+    ready: bool
+    restarts: int = 0
+    start_latency_ms: float | None = None
+    rss_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class DeployReport:
+    """What ``deploy`` did, for progress output and benchmarks."""
+
+    pods: tuple[PodStatus, ...]
+    duration_s: float
+    policy_revision: int
+    notes: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class PlantedFault:
+    """A platform fault planted by ``gauntlet selfcheck`` (sandbox) or a chaos experiment."""
+
+    id: str
+    description: str
+    params: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Denial:
+    """One ``[constraint] message`` line of an admission denial."""
+
+    constraint: str
+    message: str
+
+
+@dataclass(frozen=True)
+class AdmissionResult:
+    """The answer to ``admit``: the same shape for Gatekeeper on a cluster and the sandbox."""
+
+    allowed: bool
+    denials: tuple[Denial, ...] = ()
+    warnings: tuple[str, ...] = ()
+    status_code: int = 200
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Who asks ``can_i``: a user, a group member or a service account."""
+
+    kind: str
+    name: str
+    namespace: str | None = None
+    groups: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class Target(Protocol):
+    """A platform Gauntlet can verify."""
+
+    name: str
+
+    def distribution(self) -> Distribution:
+        """Which platform this is (distribution, Kubernetes/CNI/policy-engine versions)."""
+        ...
+
+    def deploy(self, blueprint: Blueprint) -> DeployReport:
+        """Apply the blueprint and run its workloads plus the probe agent in every pod."""
+        ...
+
+    def wait_policy_converged(self, *, timeout_s: float) -> bool:
+        """Poll until the applied policies are enforced; False if not within ``timeout_s``."""
+        ...
+
+    def probe(self, requests: Sequence[ProbeRequest]) -> list[ProbeResult]:
+        """Run a batch of probes concurrently (one batch per source pod); same order."""
+        ...
+
+    def plant(self, fault: PlantedFault) -> None:
+        """Plant a known platform fault (selfcheck / chaos); raises NotSupportedByTarget."""
+        ...
+
+    def admit(self, manifest: dict[str, object], *, as_user: str) -> AdmissionResult:
+        """Submit a manifest for admission (server-side dry run); guardrails issue."""
+        ...
+
+    def can_i(
+        self, subject: Subject, verb: str, resource: str, *, namespace: str | None, name: str = ""
+    ) -> bool:
+        """Authorization question (SubjectAccessReview on clusters); tenancy issue."""
+        ...
+
+    def load_entrypoint(self, namespace: str, service: str, *, port: int) -> str:
+        """A URL through which load reaches ``service``; load issue."""
+        ...
+
+    def teardown(self) -> None:
+        """Remove everything ``deploy`` created. Safe to call twice."""
+        ...

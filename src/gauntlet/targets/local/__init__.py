@@ -1,0 +1,1 @@
+"""The local sandbox target: pods are processes in network namespaces, the kernel enforces."""
