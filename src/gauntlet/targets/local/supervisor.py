@@ -1,0 +1,347 @@
+"""The sandbox supervisor: PID 1 of the sandbox's own user/mount/pid/network namespaces.
+
+It builds the bridge, starts pods (agent processes, each in its own network namespace, wired
+with a veth), restarts pods that die (the controller), applies nftables rulesets atomically and
+answers the harness over a Unix socket (one JSON request per line). Because it is PID 1 of a
+pid namespace and is killed with its parent (PR_SET_PDEATHSIG), every pod, veth and rule dies
+with it: a crashed or SIGKILLed harness leaves nothing behind in the kernel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gauntlet.targets.local import ns
+from gauntlet.targets.local.plan import GATEWAY, POD_CIDR, SERVICE_CIDR
+
+AGENT = Path(__file__).resolve().parents[2] / "agent" / "agent.py"
+BRIDGE = "gbr0"
+RESTART_BACKOFF_S = 0.2
+READY_TIMEOUT_S = 30.0
+
+
+class SetupError(RuntimeError):
+    pass
+
+
+async def run(*argv: str, stdin: str | None = None) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    out, err = await proc.communicate(stdin.encode() if stdin is not None else None)
+    if proc.returncode != 0:
+        raise SetupError(f"{' '.join(argv[:4])} failed: {err.decode().strip()[:2000]}")
+    return out.decode()
+
+
+@dataclass
+class Pod:
+    index: int
+    key: str
+    ip: str
+    tcp: list[int]
+    udp: list[int]
+    socket: str
+    ready_file: str
+    proc: asyncio.subprocess.Process | None = None
+    incarnation: int = 0
+    restarts: int = 0
+    ready: bool = False
+    start_latency_ms: float | None = None
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+class Supervisor:
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.pods: dict[str, Pod] = {}
+        self.services_ruleset = ""
+        self.policy_revision = 0
+        self.stopping = False
+        self.shutdown_event = asyncio.Event()
+
+    async def setup_network(self) -> None:
+        for path, value in (
+            ("/proc/sys/net/ipv4/ip_forward", "1"),
+            ("/proc/sys/net/ipv4/conf/all/send_redirects", "0"),
+            ("/proc/sys/net/ipv4/conf/default/send_redirects", "0"),
+        ):
+            Path(path).write_text(value)
+        await run(
+            "ip",
+            "-batch",
+            "-",
+            stdin=(
+                "link set lo up\n"
+                f"link add {BRIDGE} type bridge\n"
+                f"addr add {GATEWAY}/{POD_CIDR.prefixlen} dev {BRIDGE}\n"
+                f"link set {BRIDGE} up\n"
+                f"route add {SERVICE_CIDR} dev {BRIDGE}\n"
+            ),
+        )
+
+    async def start_pod(self, pod: Pod) -> None:
+        started = time.monotonic()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(pod.ready_file)
+        argv = [
+            sys.executable,
+            "-I",
+            "-S",
+            str(AGENT),
+            "serve",
+            "--name",
+            pod.key,
+            "--control",
+            pod.socket,
+            "--ready-file",
+            pod.ready_file,
+        ]
+        if pod.tcp:
+            argv += ["--tcp", ",".join(map(str, pod.tcp))]
+        if pod.udp:
+            argv += ["--udp", ",".join(map(str, pod.udp))]
+        pod.proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            preexec_fn=ns.new_net_namespace,
+        )
+        pod.incarnation += 1
+        veth = f"g{pod.index}i{pod.incarnation}"[:15]
+        pid = str(pod.proc.pid)
+        await run(
+            "ip",
+            "-batch",
+            "-",
+            stdin=(
+                f"link add {veth} type veth peer name eth0 netns {pid}\n"
+                f"link set {veth} master {BRIDGE}\n"
+                f"link set dev {veth} type bridge_slave isolated on\n"
+                f"link set {veth} up\n"
+            ),
+        )
+        await run(
+            "nsenter",
+            "-t",
+            pid,
+            "-n",
+            "ip",
+            "-batch",
+            "-",
+            stdin=(
+                "link set lo up\n"
+                f"addr add {pod.ip}/32 dev eth0\n"
+                "link set eth0 up\n"
+                f"route add {GATEWAY} dev eth0 scope link\n"
+                f"route add default via {GATEWAY} dev eth0\n"
+            ),
+        )
+        if self.services_ruleset:
+            await run("nsenter", "-t", pid, "-n", "nft", "-f", "-", stdin=self.services_ruleset)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not os.path.exists(pod.ready_file):
+            if pod.proc.returncode is not None or time.monotonic() > deadline:
+                raise SetupError(
+                    f"pod {pod.key} did not become ready (agent exit {pod.proc.returncode})"
+                )
+            await asyncio.sleep(0.01)
+        pod.ready = True
+        pod.start_latency_ms = (time.monotonic() - started) * 1000
+
+    async def keep_running(self, pod: Pod) -> None:
+        """The controller: a pod whose process dies is started again, like a ReplicaSet."""
+        while not self.stopping:
+            assert pod.proc is not None
+            await pod.proc.wait()
+            pod.ready = False
+            if self.stopping:
+                return
+            await asyncio.sleep(RESTART_BACKOFF_S)
+            pod.restarts += 1
+            try:
+                await self.start_pod(pod)
+            except SetupError as exc:
+                print(f"restart of {pod.key} failed: {exc}", file=sys.stderr)
+
+    async def op_deploy(self, req: dict[str, Any]) -> dict[str, Any]:
+        self.services_ruleset = req.get("services_ruleset", "")
+        pod_dir = self.state_dir / "p"
+        pod_dir.mkdir(exist_ok=True)
+        new = []
+        for spec in req["pods"]:
+            pod = Pod(
+                index=spec["index"],
+                key=spec["key"],
+                ip=spec["ip"],
+                tcp=spec["tcp"],
+                udp=spec["udp"],
+                socket=str(pod_dir / f"{spec['index']}.sock"),
+                ready_file=str(pod_dir / f"{spec['index']}.ready"),
+            )
+            self.pods[pod.key] = pod
+            new.append(pod)
+        # Bounded parallelism: process start-up is CPU-bound on two cores.
+        sem = asyncio.Semaphore(16)
+
+        async def one(pod: Pod) -> None:
+            async with sem:
+                await self.start_pod(pod)
+            pod.task = asyncio.create_task(self.keep_running(pod))
+
+        await asyncio.gather(*(one(p) for p in new))
+        return self.op_status({})
+
+    async def op_apply_policy(self, req: dict[str, Any]) -> dict[str, Any]:
+        await run("nft", "-f", "-", stdin=req["ruleset"])
+        self.policy_revision = int(req["revision"])
+        return {"ok": True, "revision": self.policy_revision}
+
+    def op_status(self, req: dict[str, Any]) -> dict[str, Any]:
+        pods = []
+        for pod in self.pods.values():
+            rss = None
+            if pod.proc is not None and pod.proc.returncode is None:
+                with contextlib.suppress(OSError):
+                    for line in Path(f"/proc/{pod.proc.pid}/status").read_text().splitlines():
+                        if line.startswith("VmRSS:"):
+                            rss = int(line.split()[1]) * 1024
+            pods.append(
+                {
+                    "key": pod.key,
+                    "ip": pod.ip,
+                    "ready": pod.ready,
+                    "restarts": pod.restarts,
+                    "start_latency_ms": pod.start_latency_ms,
+                    "socket": pod.socket,
+                    "rss_bytes": rss,
+                }
+            )
+        return {"ok": True, "pods": pods, "policy_revision": self.policy_revision}
+
+    async def op_kill_pod(self, req: dict[str, Any]) -> dict[str, Any]:
+        pod = self.pods[req["key"]]
+        if pod.proc is not None and pod.proc.returncode is None:
+            pod.proc.kill()
+        return {"ok": True}
+
+    async def op_nft_list(self, req: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "ruleset": await run("nft", "list", "ruleset")}
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while line := await reader.readline():
+                req = json.loads(line)
+                op = req.get("op")
+                try:
+                    if op == "deploy":
+                        resp = await self.op_deploy(req)
+                    elif op == "apply_policy":
+                        resp = await self.op_apply_policy(req)
+                    elif op == "status":
+                        resp = self.op_status(req)
+                    elif op == "kill_pod":
+                        resp = await self.op_kill_pod(req)
+                    elif op == "nft_list":
+                        resp = await self.op_nft_list(req)
+                    elif op == "shutdown":
+                        self.shutdown_event.set()
+                        resp = {"ok": True}
+                    else:
+                        resp = {"ok": False, "error": f"unknown op {op!r}"}
+                except (SetupError, KeyError, OSError) as exc:
+                    resp = {"ok": False, "error": str(exc)}
+                writer.write(json.dumps(resp).encode() + b"\n")
+                await writer.drain()
+        finally:
+            writer.close()
+
+    async def stop_pods(self) -> None:
+        self.stopping = True
+        for pod in self.pods.values():
+            if pod.proc is not None and pod.proc.returncode is None:
+                pod.proc.terminate()
+        for pod in self.pods.values():
+            if pod.proc is not None:
+                try:
+                    await asyncio.wait_for(pod.proc.wait(), 2)
+                except TimeoutError:
+                    pod.proc.kill()
+
+    async def serve(self) -> None:
+        await self.setup_network()
+        sock = self.state_dir / "supervisor.sock"
+        with contextlib.suppress(FileNotFoundError):
+            sock.unlink()
+        server = await asyncio.start_unix_server(self.handle, path=str(sock), limit=64 << 20)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.add_signal_handler(sig, self.shutdown_event.set)
+        (self.state_dir / "ready").write_text(str(os.getpid()))
+        await self.shutdown_event.wait()
+        server.close()
+        await self.stop_pods()
+
+
+def _inside(state_dir: Path) -> None:
+    """Runs as PID 1 of the new pid namespace."""
+    subprocess.run(["mount", "--make-rprivate", "/"], check=True)
+    subprocess.run(["mount", "-t", "proc", "proc", "/proc"], check=True)
+    asyncio.run(Supervisor(state_dir).serve())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gauntlet-sandbox-supervisor")
+    parser.add_argument("--state-dir", required=True, type=Path)
+    parser.add_argument("--detach", action="store_true", help="outlive the parent (gauntlet up)")
+    args = parser.parse_args(argv)
+    if not args.detach:
+        ns.die_with_parent()
+    for tool in ("ip", "nft", "nsenter", "mount"):
+        if shutil.which(tool) is None:
+            print(f"missing tool: {tool}", file=sys.stderr)
+            return 4
+    flags = ns.CLONE_NEWNS | ns.CLONE_NEWNET | ns.CLONE_NEWPID
+    if os.geteuid() != 0:
+        uid, gid = os.getuid(), os.getgid()
+        ns.unshare(ns.CLONE_NEWUSER)
+        ns.map_root_user(uid, gid)
+    ns.unshare(flags)
+    child = os.fork()
+    if child == 0:
+        code = 0
+        try:
+            ns.die_with_parent()
+            _inside(args.state_dir)
+        except BaseException as exc:  # report and exit: PID 1 must not linger
+            print(f"sandbox supervisor failed: {exc!r}", file=sys.stderr)
+            code = 1
+        os._exit(code)
+
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGTERM)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, forward)
+    _, status = os.waitpid(child, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
