@@ -74,7 +74,7 @@ def _pid_is_supervisor(pid: int) -> bool:
 def down(name: str | None = None) -> list[str]:
     """Tear down sandboxes (one by name, or all) from their state files; returns what went."""
     root = state_root()
-    removed = []
+    removed: list[str] = []
     if not root.is_dir():
         return removed
     for state_dir in sorted(root.iterdir()):
