@@ -5,8 +5,9 @@ if the source's datapath demonstrably worked in the same round (the positive con
 reached an allowed destination, or an allowed peer completed a handshake *to* it (the SYN-ACK
 leaves through the same veth, bridge and routes; this covers sources such as CoreDNS that may
 reach no pod at all). Otherwise the drop may be the source's own breakage, and the row is
-*inconclusive*, never *pass*. Cells expected allowed but dropped are probed once more with a longer timeout before
-they count as failures; a reached denied cell is a leak at once (a handshake cannot be faked).
+*inconclusive*, never *pass*. Cells expected allowed but dropped are probed once more with a
+longer timeout before they count as failures; a reached denied cell is a leak at once (a
+handshake cannot be faked).
 """
 
 from __future__ import annotations

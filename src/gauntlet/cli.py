@@ -1,0 +1,236 @@
+"""``gauntlet`` command line: a thin layer over pytest and the library (exit codes: ExitCode)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from gauntlet.blueprint import BlueprintError, load_blueprint
+from gauntlet.blueprint.probes import with_outsider
+from gauntlet.exitcodes import ExitCode
+from gauntlet.oracle import compute_truth_table
+from gauntlet.oracle.render import LEGEND, expected_grid, table_json
+from gauntlet.plugin import REFERENCE_PLATFORM
+
+SUITES_DIR = Path(os.environ.get("GAUNTLET_SUITES", Path(__file__).resolve().parents[2] / "suites"))
+SUITES = ("isolation",)
+
+
+def _err(message: str) -> None:
+    print(f"gauntlet: {message}", file=sys.stderr)
+
+
+def _pytest_args(args: argparse.Namespace, report_dir: Path, extra: list[str]) -> list[str]:
+    paths = [str(SUITES_DIR / s) for s in args.suite]
+    argv = [
+        *paths,
+        "--target",
+        args.target,
+        "--report-dir",
+        str(report_dir),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--gauntlet-progress",
+    ]
+    if args.platform:
+        argv += ["--platform", str(args.platform)]
+    if getattr(args, "context", None):
+        argv += ["--context", args.context]
+    if getattr(args, "profile", None):
+        argv += ["--profile", args.profile]
+    if getattr(args, "workers", None):
+        argv += ["-n", str(args.workers), "--dist", "loadfile"]
+    return argv + extra
+
+
+def _check_inputs(args: argparse.Namespace) -> int | None:
+    for suite in args.suite:
+        if suite not in SUITES:
+            _err(f"unknown suite '{suite}'; available: {', '.join(SUITES)}")
+            return ExitCode.USAGE_ERROR
+    if args.target != "local":
+        _err(f"--target {args.target}: the Kubernetes drivers are not available in this version")
+        return ExitCode.USAGE_ERROR
+    try:
+        load_blueprint(args.platform or REFERENCE_PLATFORM)
+    except BlueprintError as exc:
+        _err(f"blueprint error: {exc}")
+        return ExitCode.USAGE_ERROR
+    if args.target == "local":
+        from gauntlet.targets.base import TargetError
+        from gauntlet.targets.local.sandbox import check_host
+
+        try:
+            check_host()
+        except TargetError as exc:
+            _err(str(exc))
+            return ExitCode.USAGE_ERROR
+    return None
+
+
+def _run_pytest(argv: list[str]) -> int:
+    # A child process keeps pytest's module state and the sandbox's lifetime per run.
+    proc = subprocess.run([sys.executable, "-m", "pytest", *argv], check=False)
+    return proc.returncode
+
+
+def _exit_from(report_dir: Path, pytest_code: int) -> int:
+    scorecard = report_dir / "scorecard.json"
+    if scorecard.exists():
+        return int(json.loads(scorecard.read_text())["exit_code"])
+    if pytest_code == 4:  # pytest usage error (bad blueprint, bad option)
+        return ExitCode.USAGE_ERROR
+    return ExitCode.INCONCLUSIVE
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if (code := _check_inputs(args)) is not None:
+        return code
+    report_dir = Path(args.report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    (report_dir / "scorecard.json").unlink(missing_ok=True)
+    code = _exit_from(report_dir, _run_pytest(_pytest_args(args, report_dir, [])))
+    print(
+        f"gauntlet: reports in {report_dir}/ (scorecard.json, junit.xml); "
+        f"exit {code} ({ExitCode(code).name})"
+    )
+    return code
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    try:
+        bp = load_blueprint(args.platform or REFERENCE_PLATFORM)
+    except BlueprintError as exc:
+        _err(f"blueprint error: {exc}")
+        return ExitCode.USAGE_ERROR
+    if args.with_outsider:
+        bp = with_outsider(bp)
+    table = compute_truth_table(bp)
+    if args.json:
+        print(json.dumps(table_json(table), indent=2))
+        return ExitCode.OK
+    print(
+        expected_grid(
+            table,
+            title=f"Expected connectivity for {bp.root} "
+            "(rows: source pods, columns: destination pod:port)",
+        )
+    )
+    print(f"\n{LEGEND}")
+    print(
+        f"{len(table.expectations)} cells, {table.allowed_count} allowed, "
+        f"{len(table.expectations) - table.allowed_count} denied"
+    )
+    return ExitCode.OK
+
+
+def cmd_selfcheck(args: argparse.Namespace) -> int:
+    from gauntlet.selfcheck import run_selfcheck
+
+    if (code := _check_inputs(args)) is not None:
+        return code
+    return run_selfcheck(
+        args, lambda rd, extra: _exit_from(rd, _run_pytest(_pytest_args(args, rd, extra)))
+    )
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from gauntlet.targets.local.sandbox import LocalSandbox
+
+    if (code := _check_inputs(args)) is not None:
+        return code
+    bp = with_outsider(load_blueprint(args.platform or REFERENCE_PLATFORM))
+    sandbox = LocalSandbox(sandbox_name=args.name, detach=True)
+    report = sandbox.deploy(bp)
+    print(
+        f"gauntlet: sandbox '{args.name}' up: {len(report.pods)} pods in "
+        f"{report.duration_s:.1f}s; state in {sandbox.state_dir}; "
+        f"remove with: gauntlet down --target local --name {args.name}"
+    )
+    return ExitCode.OK
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from gauntlet.targets.local.sandbox import down
+
+    if args.target != "local":
+        _err(f"--target {args.target}: not available in this version")
+        return ExitCode.USAGE_ERROR
+    removed = down(args.name)
+    print("gauntlet: removed " + (", ".join(removed) if removed else "nothing (no sandbox)"))
+    return ExitCode.OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gauntlet", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser, *, suites: bool = True) -> None:
+        p.add_argument("--target", default="local", choices=("local", "kind", "kubeconfig"))
+        p.add_argument(
+            "--platform",
+            type=Path,
+            default=None,
+            help="blueprint directory (default: the reference blueprint)",
+        )
+        if suites:
+            p.add_argument(
+                "--suite",
+                action="append",
+                default=None,
+                help=f"suite to run (repeatable; default: all of {', '.join(SUITES)})",
+            )
+
+    run = sub.add_parser("run", help="run conformance suites against a target")
+    common(run)
+    run.add_argument("--context", default=None, help="kubeconfig context (Kubernetes targets)")
+    run.add_argument("--profile", default="smoke", choices=("smoke", "nightly", "gameday"))
+    run.add_argument("--report-dir", default="reports/latest")
+    run.add_argument("-n", dest="workers", default=None, help="pytest-xdist workers")
+    run.set_defaults(func=cmd_run)
+
+    matrix = sub.add_parser("matrix", help="print the expected connectivity truth table")
+    matrix.add_argument("--platform", type=Path, default=None)
+    matrix.add_argument("--json", action="store_true", help="machine-readable output")
+    matrix.add_argument(
+        "--with-outsider",
+        action="store_true",
+        help="include Gauntlet's outsider probe pod, as suites do",
+    )
+    matrix.set_defaults(func=cmd_matrix)
+
+    selfcheck = sub.add_parser("selfcheck", help="plant faults and check the suites catch them")
+    common(selfcheck)
+    selfcheck.add_argument("--report-dir", default="reports/selfcheck")
+    selfcheck.set_defaults(func=cmd_selfcheck)
+
+    up = sub.add_parser("up", help="provision the local sandbox and leave it running")
+    common(up, suites=False)
+    up.add_argument("--name", default="local")
+    up.set_defaults(func=cmd_up, suite=[])
+
+    down_p = sub.add_parser("down", help="tear down (also after a SIGKILLed run)")
+    down_p.add_argument("--target", default="local", choices=("local", "kind", "kubeconfig"))
+    down_p.add_argument("--name", default=None, help="one sandbox (default: all)")
+    down_p.set_defaults(func=cmd_down)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "suite", None) is None:
+        args.suite = list(SUITES)
+    try:
+        code = int(args.func(args))
+    except KeyboardInterrupt:
+        _err("interrupted; the sandbox is torn down with its supervisor")
+        code = ExitCode.INCONCLUSIVE
+    return code
+
+
+__all__ = ["main"]

@@ -1,0 +1,103 @@
+"""``gauntlet selfcheck``: prove the suites have teeth by planting known faults one at a time.
+
+A baseline run (no fault) must pass first, otherwise "detected" would mean nothing; then each
+fault runs the suites on a fresh sandbox with the fault planted, and counts as detected when the
+run fails conformance. ``selfcheck.json`` lists every fault with its outcome.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from gauntlet.blueprint import load_blueprint
+from gauntlet.exitcodes import ExitCode
+from gauntlet.plugin import REFERENCE_PLATFORM
+from gauntlet.report.scorecard import atomic_write_text
+from gauntlet.targets.local.faults import FAULTS
+
+
+class FaultOutcome(BaseModel):
+    id: str
+    description: str
+    plant: str
+    detected: bool
+    run_exit_code: int
+    failed_checks: list[str]
+
+
+class SelfcheckReport(BaseModel):
+    schema_: str = "gauntlet.selfcheck/v1"
+    baseline_exit_code: int
+    detected: int
+    total: int
+    faults: list[FaultOutcome]
+
+
+def planted_faults(platform: Path) -> list[tuple[str, str]]:
+    """(fault id, --gauntlet-plant spec) for the blueprint, picking its first tenants/pods."""
+    bp = load_blueprint(platform)
+    tenants = bp.tenants()
+    if len(tenants) < 2:
+        raise ValueError("selfcheck needs a blueprint with at least two tenants")
+    first_pod = sorted(p.key for p in bp.pods() if p.namespace == tenants[0])[0]
+    return [
+        ("default-deny-removed", f"default-deny-removed:namespace={tenants[0]}"),
+        ("cross-tenant-allow-all", f"cross-tenant-allow-all:namespaces={','.join(tenants)}"),
+        ("enforcement-off-pod", f"enforcement-off-pod:pod={first_pod}"),
+    ]
+
+
+def run_selfcheck(args: argparse.Namespace, run: Callable[[Path, list[str]], int]) -> int:
+    report_dir = Path(args.report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    platform = Path(args.platform) if args.platform else REFERENCE_PLATFORM
+    print("gauntlet selfcheck: baseline run (no fault planted)")
+    baseline = run(report_dir / "baseline", [])
+    outcomes = []
+    for fault_id, spec in planted_faults(platform):
+        print(f"gauntlet selfcheck: planting {spec}")
+        rd = report_dir / fault_id
+        code = run(rd, ["--gauntlet-plant", spec])
+        failed: list[str] = []
+        scorecard = rd / "scorecard.json"
+        if scorecard.exists():
+            failed = [
+                c["id"]
+                for c in json.loads(scorecard.read_text())["checks"]
+                if c["verdict"] == "fail"
+            ]
+        outcomes.append(
+            FaultOutcome(
+                id=fault_id,
+                description=FAULTS[fault_id],
+                plant=spec,
+                detected=code == ExitCode.CONFORMANCE_FAILED and bool(failed),
+                run_exit_code=code,
+                failed_checks=failed,
+            )
+        )
+    report = SelfcheckReport(
+        baseline_exit_code=baseline,
+        detected=sum(o.detected for o in outcomes),
+        total=len(outcomes),
+        faults=outcomes,
+    )
+    data = report.model_dump()
+    data["schema"] = data.pop("schema_")
+    atomic_write_text(report_dir / "selfcheck.json", json.dumps(data, indent=2) + "\n")
+    for o in outcomes:
+        mark = "DETECTED" if o.detected else "MISSED  "
+        print(f"  {mark} {o.id}: {o.description} ({len(o.failed_checks)} failing checks)")
+    print(
+        f"gauntlet selfcheck: {report.detected}/{report.total} planted faults detected; "
+        f"baseline exit {baseline}; report {report_dir / 'selfcheck.json'}"
+    )
+    if baseline != ExitCode.OK:
+        print("gauntlet selfcheck: the baseline run did not pass, so detections prove nothing")
+        return ExitCode.INCONCLUSIVE
+    return ExitCode.OK if report.detected == report.total else ExitCode.CONFORMANCE_FAILED
