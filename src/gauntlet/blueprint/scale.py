@@ -42,6 +42,7 @@ def scaled_blueprint(root: Path, *, tenants: int, pods_per_tenant: int, ports: i
     for t in range(tenants):
         ns = f"tenant-{t:03d}"
         nxt = f"tenant-{(t + 1) % tenants:03d}"
+        prev = f"tenant-{(t - 1) % tenants:03d}"
         docs: list[dict[str, Any]] = [
             {
                 "apiVersion": "v1",
@@ -73,7 +74,7 @@ def scaled_blueprint(root: Path, *, tenants: int, pods_per_tenant: int, ports: i
                             "fromEndpoints": [
                                 {
                                     "matchLabels": {
-                                        "k8s:io.kubernetes.pod.namespace": f"tenant-{(t - 1) % tenants:03d}",
+                                        "k8s:io.kubernetes.pod.namespace": prev,
                                         "app": "client",
                                     }
                                 }
