@@ -56,6 +56,8 @@ _CLUSTER_SCOPED = {
 }
 # Files a GitOps repo keeps beside its manifests that are not cluster objects.
 _SKIPPED_KINDS = {"Kustomization"}
+# kustomize build files may omit apiVersion and kind entirely; they are recognised by name.
+_KUSTOMIZE_FILES = {"kustomization.yaml", "kustomization.yml", "Kustomization"}
 # Cilium label sources a selector key may carry; "any:" and no prefix match every source.
 _SELECTOR_SOURCES = ("k8s:", "any:")
 
@@ -117,11 +119,11 @@ def _describe(doc: dict[str, Any], index: int) -> str:
 def _add(bp: Blueprint, path: Path, index: int, doc: dict[str, Any]) -> None:
     obj = _describe(doc, index)
     kind = doc.get("kind")
+    if kind in _SKIPPED_KINDS:
+        return
     for required in ("apiVersion", "kind"):
         if not doc.get(required):
             raise BlueprintError(path, obj, required, "missing")
-    if kind in _SKIPPED_KINDS:
-        return
     model = _MODELS.get(str(kind))
     api_version = str(doc.get("apiVersion"))
     if model is None and api_version.startswith("constraints.gatekeeper.sh/"):

@@ -68,7 +68,9 @@ class NetworkPolicy(BaseModel):
 
     def directions(self) -> tuple[bool, bool]:
         """(ingress, egress) isolation as the API defines policyTypes' default."""
-        if self.spec.policy_types is not None:
+        # The API server defaults an absent *or empty* policyTypes to Ingress, plus Egress when
+        # there is at least one egress rule (len(spec.egress) != 0).
+        if self.spec.policy_types:
             types = set(self.spec.policy_types)
             return "Ingress" in types, "Egress" in types
-        return True, self.spec.egress is not None
+        return True, bool(self.spec.egress)

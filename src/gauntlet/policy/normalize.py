@@ -54,11 +54,18 @@ def _normalise_selector(selector: LabelSelector) -> LabelSelector:
 
 
 def _select(
-    endpoints: Sequence[Endpoint], selector: LabelSelector, namespace: str | None
+    endpoints: Sequence[Endpoint],
+    selector: LabelSelector,
+    namespace: str | None,
+    *,
+    subjects: bool = False,
 ) -> frozenset[int]:
-    """Endpoints matched by a Cilium selector, scoped to ``namespace`` unless it names one."""
+    """Endpoints matched by a Cilium selector, scoped to ``namespace`` unless it names one.
+
+    A CNP's endpointSelector (``subjects``) is always confined to the policy's namespace.
+    """
     sel = _normalise_selector(selector)
-    scoped = namespace is not None and NAMESPACE_LABEL not in sel.label_keys()
+    scoped = namespace is not None and (subjects or NAMESPACE_LABEL not in sel.label_keys())
     return frozenset(
         ep.index
         for ep in endpoints
@@ -128,9 +135,9 @@ def _cilium_policy(
     namespace = None if cnp.clusterwide else cnp.metadata.namespace
     ref_name = f"{namespace}/{cnp.metadata.name}" if namespace else cnp.metadata.name
     ref = f"{cnp.kind} {ref_name}"
-    prefix = "spec" if cnp.spec is spec else f"specs[{s_index}]"
+    prefix = "spec" if cnp.spec is spec else f"specs[{s_index - (1 if cnp.spec else 0)}]"
     assert spec.endpoint_selector is not None  # the loader rejects policies without one
-    subjects = _select(endpoints, spec.endpoint_selector, namespace)
+    subjects = _select(endpoints, spec.endpoint_selector, namespace, subjects=True)
     rules: list[Rule] = []
     sections = (
         ("ingress", spec.ingress, Direction.INGRESS, False),
@@ -154,8 +161,9 @@ def _cilium_policy(
     has_ingress = bool(spec.ingress) or bool(spec.ingress_deny)
     has_egress = bool(spec.egress) or bool(spec.egress_deny)
     dd = spec.enable_default_deny
-    dd_in = has_ingress if dd is None or dd.ingress is None else dd.ingress
-    dd_out = has_egress if dd is None or dd.egress is None else dd.egress
+    # enableDefaultDeny only changes a direction the policy has rules for.
+    dd_in = has_ingress and (dd is None or dd.ingress is None or dd.ingress)
+    dd_out = has_egress and (dd is None or dd.egress is None or dd.egress)
     return SelectedPolicy(
         ref=ref if len(cnp.all_specs()) == 1 else f"{ref} {prefix}",
         subjects=subjects,
