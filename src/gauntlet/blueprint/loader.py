@@ -70,7 +70,10 @@ def load_blueprint(root: Path | str) -> Blueprint:
     bp = Blueprint(root=root)
     files = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
     files = [
-        p for p in files if not any(part.startswith(".") for part in p.relative_to(root).parts)
+        p
+        for p in files
+        if not any(part.startswith(".") for part in p.relative_to(root).parts)
+        and p.name not in _KUSTOMIZE_FILES
     ]
     if not files:
         raise BlueprintError(root, "-", "", "no *.yaml manifests found")
