@@ -245,12 +245,6 @@ def test_controller_restarts_a_killed_pod(sandbox: LocalSandbox) -> None:
     assert probe_one(sandbox, "team-alpha/client-0", key, 9090, timeout_s=1) is Outcome.TIMEOUT
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a restarted pod keeps its IP but gets a new eth0 MAC; the sandbox root "
-    "namespace keeps the old ARP entry for the IP, so traffic to the pod is blackholed until "
-    "the pod itself sends something (its ARP request refreshes the entry) or the entry expires",
-)
 def test_restarted_pod_is_reachable_before_it_sends_anything(sandbox: LocalSandbox) -> None:
     key = "team-alpha/api-1"
     # The root namespace has resolved the pod's address (as after any probe round).
@@ -296,7 +290,10 @@ def test_sigkilled_harness_leaves_nothing_behind(tmp_path: Path, blueprint: Blue
         # The deploy takes about a second; a crash closes stdout, a hang hits the timeout.
         ready, _, _ = select.select([proc.stdout], [], [], 60)
         line = proc.stdout.readline() if ready else ""
-        assert line.strip() == "READY", f"harness not ready: {line!r}"
+        if line.strip() != "READY":
+            proc.kill()
+            _, err = proc.communicate(timeout=10)
+            pytest.fail(f"crash harness not ready: {line!r}\n{err}")
         running = sandbox_processes(CRASH_NAME)
         # Positive control for the /proc scan: the supervisor and every pod agent are there.
         assert sum("supervisor" in c for c in running.values()) >= 1, running

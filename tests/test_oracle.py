@@ -398,6 +398,51 @@ class TestCiliumDefaultDeny:
         bp = load(tmp_path, _two_namespaces(policy))
         assert _sources_allowed(bp, "prod/backend-0") == _others("prod/backend-0")
 
+    @pytest.mark.xfail(
+        strict=True,
+        reason="BUG: normalize._select(subjects=True) ANDs the endpointSelector's illegal "
+        "'k8s:io.kubernetes.pod.namespace: prod' with the policy namespace (dev), so the CNP "
+        "selects nothing; Cilium's ParseToCiliumRule overwrites that matchLabels key with the "
+        "policy namespace (EndpointSelector.AddMatch), so the dev pods matching the remaining "
+        "labels are selected",
+    )
+    def test_cnp_endpoint_selector_illegal_namespace_is_replaced(self, tmp_path: Path) -> None:
+        """Cilium ``ParseToCiliumRule`` calls ``EndpointSelector.AddMatch(podPrefixLbl,
+        namespace)``, which sets ``MatchLabels["k8s:io.kubernetes.pod.namespace"] = <policy
+        namespace>`` - the user's other namespace is *replaced* ("removing illegal namespace
+        match"), so the policy still applies to ``role: backend`` in its own namespace. Sources:
+        https://github.com/cilium/cilium/blob/main/pkg/k8s/apis/cilium.io/utils/utils.go and
+        https://github.com/cilium/cilium/blob/main/pkg/policy/api/selector.go
+        """
+        policy = cnp(
+            "dev",
+            "reach-into-prod",
+            {"endpointSelector": sel("prod", role="backend"), "ingress": [{}]},
+        )
+        bp = load(tmp_path, _two_namespaces(policy))
+        assert _sources_allowed(bp, "dev/backend-0") == set()
+
+    def test_cnp_endpoint_selector_any_source_namespace_selects_nothing(
+        self, tmp_path: Path
+    ) -> None:
+        """Without the ``k8s:`` prefix the key is ``any:io.kubernetes.pod.namespace``, which
+        ``AddMatch`` does not replace: both namespace requirements must hold, nothing is
+        selected. Source: https://github.com/cilium/cilium/blob/main/pkg/policy/api/selector.go
+        """
+        policy = cnp(
+            "dev",
+            "reach-into-prod",
+            {
+                "endpointSelector": {
+                    "matchLabels": {"io.kubernetes.pod.namespace": "prod", "role": "backend"}
+                },
+                "ingress": [{}],
+            },
+        )
+        bp = load(tmp_path, _two_namespaces(policy))
+        assert _sources_allowed(bp, "dev/backend-0") == _others("dev/backend-0")
+        assert _sources_allowed(bp, "prod/backend-0") == _others("prod/backend-0")
+
 
 # --------------------------------------------------------------------------------------------
 # Cilium: Layer 4 examples

@@ -7,8 +7,9 @@ policy means all open, one cell per (source, destination, declared port), determ
 
 Where a property needs to know which pods a policy selects, the test computes it with its own
 tiny selector matcher (not the oracle's), so the property checks the oracle rather than itself.
-CNP endpointSelectors are generated without the namespace label: Cilium ignores that label there
-and the oracle does not yet (see the xfail test in test_oracle.py).
+Cilium confines a CNP's endpointSelector to the policy's namespace whatever namespace label it
+names; the matcher here ignores such labels, which over-approximates the selected pods (that is
+all property (b) needs).
 """
 
 from __future__ import annotations
@@ -165,7 +166,7 @@ def cilium_spec_st(
     allow_only: bool = False,
     deny_only: bool = False,
 ) -> dict[str, Any]:
-    spec: dict[str, Any] = {"endpointSelector": draw(selector_st(with_namespace=clusterwide))}
+    spec: dict[str, Any] = {"endpointSelector": draw(selector_st(with_namespace=True))}
     sections = []
     if not deny_only:
         sections += [("ingress", True, False), ("egress", False, False)]
@@ -332,16 +333,32 @@ def _selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
     return True
 
 
+def _without_namespace_label(selector: Mapping[str, Any]) -> dict[str, Any]:
+    ns_key = _strip(NS_LABEL)
+    return {
+        "matchLabels": {
+            k: v for k, v in selector.get("matchLabels", {}).items() if _strip(k) != ns_key
+        },
+        "matchExpressions": [
+            r for r in selector.get("matchExpressions", []) if _strip(r["key"]) != ns_key
+        ],
+    }
+
+
 def _selected_pods(policy: Manifest, pods: tuple[PodSpec, ...]) -> set[str]:
+    """Pods a policy may select (for a CNP: a superset, namespace labels ignored)."""
     kind, spec = policy["kind"], policy["spec"]
     if kind == "CiliumClusterwideNetworkPolicy":
         return {
             p.key
             for p in pods
-            if _selects(spec["endpointSelector"], {**p.labels, NS_LABEL[4:]: p.namespace})
+            if _selects(spec["endpointSelector"], {**p.labels, _strip(NS_LABEL): p.namespace})
         }
     ns = policy["metadata"]["namespace"]
-    selector = spec["endpointSelector"] if kind == "CiliumNetworkPolicy" else spec["podSelector"]
+    if kind == "CiliumNetworkPolicy":
+        selector = _without_namespace_label(spec["endpointSelector"])
+    else:
+        selector = spec["podSelector"]
     return {p.key for p in pods if p.namespace == ns and _selects(selector, p.labels)}
 
 

@@ -134,6 +134,8 @@ class Supervisor:
                 f"link set {veth} master {BRIDGE}\n"
                 f"link set dev {veth} type bridge_slave isolated on\n"
                 f"link set {veth} up\n"
+                # A restarted pod keeps its IP but not its MAC: drop the stale ARP entry.
+                f"neigh flush to {pod.ip}\n"
             ),
         )
         await run(
