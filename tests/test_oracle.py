@@ -1193,6 +1193,26 @@ class TestKubernetesNetworkPolicy:
         assert m[("alice/client-0", "default/db-0", 6379)] is True
         assert m[("alice/client-0", "default/db-0", 8080)] is True
 
+    def test_port_protocol_defaults_to_tcp(self, tmp_path: Path) -> None:
+        """Kubernetes NetworkPolicyPort.protocol: "If not specified, this field defaults to TCP"
+        (``SetDefaults_NetworkPolicyPort``), so ``port: 53`` does not open 53/UDP. Source:
+        https://kubernetes.io/docs/reference/kubernetes-api/policy-resources/network-policy-v1/
+        """
+        dns = deployment(
+            "default", "dns", {"role": "dns"}, ports=[(53, "UDP", "dns"), (53, "TCP", "dns-tcp")]
+        )
+        policy = netpol(
+            "default",
+            "dns-53",
+            {
+                "podSelector": {"matchLabels": {"role": "dns"}},
+                "ingress": [{"ports": [{"port": 53}]}],
+            },
+        )
+        m = matrix(load(tmp_path, _k8s_pods(dns, policy)))
+        assert m[("default/frontend-0", "default/dns-0", 53)] is True
+        assert m[("default/frontend-0", "default/dns-0", "53/UDP")] is False
+
     def test_policy_types_egress_only_ignores_ingress_rules(self, tmp_path: Path) -> None:
         """Kubernetes NetworkPolicySpec.policyTypes: with ``[Egress]`` the policy does not affect
         ingress, whatever its ingress section says."""
