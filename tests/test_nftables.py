@@ -639,12 +639,6 @@ def test_oracle_allows_any_protocol_named_port_only_on_its_protocol(tmp_path: Pa
     assert allowed["a/client-0->a/dns-0:53/TCP"] is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: nftables._port_exprs drops the protocol of named-port pairs; with protocol ANY "
-    "a name resolved to UDP 53 also opens TCP 53 (meta l4proto { sctp, tcp, udp } ip daddr . "
-    "th dport { ip . 53 })",
-)
 def test_any_protocol_named_port_opens_only_the_named_protocol(tmp_path: Path) -> None:
     plan, pset = compiled(load(tmp_path, any_protocol_named_port_objects()))
     dns = plan.pod("a/dns-0").ip

@@ -106,7 +106,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--gauntlet-plant",
         action="append",
         default=[],
-        help="selfcheck: plant a fault, ID[:key=value,...] (sandbox only)",
+        help="selfcheck: plant a fault, ID[:key=value;key=value] (sandbox only)",
     )
     group.addoption("--gauntlet-progress", action="store_true", help="print phase progress")
 

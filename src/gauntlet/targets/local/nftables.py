@@ -43,15 +43,20 @@ def _set(items: Iterable[str]) -> str:
     return "{ " + ", ".join(values) + " }"
 
 
-def _port_exprs(pm: PortMatch, named_ports: Sequence[tuple[str, int]]) -> list[str]:
-    """nft expressions for one port clause; ``named_ports`` are (ip, port) pairs for a name."""
+def _port_exprs(pm: PortMatch, named_ports: Sequence[tuple[str, int, str]]) -> list[str]:
+    """nft expressions for one port clause; ``named_ports`` are (ip, port, protocol) triples."""
     protos = list(_PROTO.values()) if pm.protocol == "ANY" else [_PROTO[pm.protocol]]
     proto_expr = f"meta l4proto {_set(protos)}" if len(protos) > 1 else f"meta l4proto {protos[0]}"
     if pm.name is not None:
         if not named_ports:
             return []
-        pairs = _set(f"{ip} . {port}" for ip, port in named_ports)
-        return [f"{proto_expr} ip daddr . th dport {pairs}"]
+        if len(protos) == 1:
+            pairs = _set(f"{ip} . {port}" for ip, port, _ in named_ports)
+            return [f"{proto_expr} ip daddr . th dport {pairs}"]
+        # With ANY, a name still resolves per protocol (Cilium): "dns" may be UDP 53 while
+        # TCP 53 is named "dns-tcp", so the protocol travels with each resolved port.
+        triples = _set(f"{_PROTO[proto]} . {ip} . {port}" for ip, port, proto in named_ports)
+        return [f"meta l4proto . ip daddr . th dport {triples}"]
     if pm.port is None:
         return [proto_expr]
     ports = f"{pm.port}-{pm.end_port}" if pm.end_port is not None else str(pm.port)
@@ -64,13 +69,15 @@ class _Compiler:
         self.ip = [p.ip for p in plan.pods]
         self.skip = {p.index for p in plan.pods if p.key in options.unenforced}
 
-    def named(self, name: str, protocol: str, owners: Iterable[int]) -> list[tuple[str, int]]:
+    def named(
+        self, name: str, protocol: str, owners: Iterable[int]
+    ) -> list[tuple[str, int, str]]:
         out = []
         for idx in owners:
             for proto in ("TCP", "UDP", "SCTP") if protocol == "ANY" else (protocol,):
                 port = self.plan.endpoints[idx].pod.port_by_name(name, proto)
                 if port is not None:
-                    out.append((self.ip[idx], port.container_port))
+                    out.append((self.ip[idx], port.container_port, proto))
         return out
 
     def rule_lines(self, rule: Rule, subjects: frozenset[int], verdict: str) -> list[str]:
