@@ -183,6 +183,15 @@ class LimitRange(_Lenient):
     spec: LimitRangeSpec
 
 
+class PassiveObject(_Lenient):
+    """A kind Gauntlet keeps verbatim (ConfigMap, PrometheusRule, Pod, ...): only its metadata
+    is checked here; the raw manifest lives in ``Blueprint.manifests``."""
+
+    api_version: str = Field(alias="apiVersion", min_length=1)
+    kind: str
+    metadata: ObjectMeta
+
+
 class ConstraintTemplate(_Lenient):
     """Gatekeeper ConstraintTemplate; its Rego is evaluated by the policy engine (later issue)."""
 

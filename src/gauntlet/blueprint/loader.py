@@ -25,6 +25,7 @@ from gauntlet.blueprint.kube import (
     Role,
     RoleBinding,
     Service,
+    PassiveObject,
     ServiceAccount,
 )
 from gauntlet.blueprint.model import Blueprint, Source
@@ -53,6 +54,26 @@ _CLUSTER_SCOPED = {
     "ClusterRoleBinding",
     "CiliumClusterwideNetworkPolicy",
     "ConstraintTemplate",
+}
+# Kinds a tenant directory carries that Gauntlet does not interpret beyond their metadata:
+# they are kept verbatim (``Blueprint.manifests``) for admission, audit, RBAC and the tenancy
+# suite's baseline checks (e.g. a PrometheusRule or a dashboard ConfigMap per tenant).
+_PASSIVE_KINDS = {
+    "ConfigMap",
+    "Secret",
+    "PrometheusRule",
+    "ServiceMonitor",
+    "PodMonitor",
+    "PodDisruptionBudget",
+    "HorizontalPodAutoscaler",
+    "Pod",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+    "ReplicaSet",
+    "PersistentVolumeClaim",
+    "Ingress",
 }
 # Files a GitOps repo keeps beside its manifests that are not cluster objects.
 _SKIPPED_KINDS = {"Kustomization"}
@@ -129,6 +150,8 @@ def _add(bp: Blueprint, path: Path, index: int, doc: dict[str, Any]) -> None:
             raise BlueprintError(path, obj, required, "missing")
     model = _MODELS.get(str(kind))
     api_version = str(doc.get("apiVersion"))
+    if model is None and kind in _PASSIVE_KINDS:
+        model = PassiveObject
     if model is None and api_version.startswith("constraints.gatekeeper.sh/"):
         model = Constraint
     if model is None:
@@ -137,8 +160,9 @@ def _add(bp: Blueprint, path: Path, index: int, doc: dict[str, Any]) -> None:
             path,
             obj,
             "kind",
-            f"unknown kind '{kind}' ({api_version}); Gauntlet reads {known} "
-            "and Gatekeeper constraints (constraints.gatekeeper.sh/*)",
+            f"unknown kind '{kind}' ({api_version}); Gauntlet reads {known}, "
+            f"Gatekeeper constraints (constraints.gatekeeper.sh/*) and keeps "
+            f"{', '.join(sorted(_PASSIVE_KINDS))} as they are",
         )
     try:
         parsed = model.model_validate(doc)
@@ -161,6 +185,7 @@ def _add(bp: Blueprint, path: Path, index: int, doc: dict[str, Any]) -> None:
             path, obj, "metadata.name", f"duplicate: already defined in {bp.sources[key]}"
         )
     bp.sources[key] = Source(path, index)
+    bp.manifests[key] = doc
     if isinstance(parsed, CiliumNetworkPolicy):
         _check_cilium(path, obj, parsed)
     _store(bp, parsed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gauntlet.blueprint.cilium import CiliumNetworkPolicy
 from gauntlet.blueprint.kube import (
@@ -73,6 +74,17 @@ class Blueprint:
     deployments: list[Deployment] = field(default_factory=list)
     services: list[Service] = field(default_factory=list)
     sources: dict[tuple[str, str, str], Source] = field(default_factory=dict)
+    # Every object as written, keyed like ``sources`` by (kind, namespace, name); admission,
+    # audit and the tenancy suite read these.
+    manifests: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+
+    def objects(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        """Manifests of one kind (optionally in one namespace), in load order."""
+        return [
+            doc
+            for (k, ns, _), doc in self.manifests.items()
+            if k == kind and (namespace is None or ns == namespace)
+        ]
 
     def namespace_labels(self, namespace: str) -> dict[str, str]:
         """Labels of a namespace, with the ``kubernetes.io/metadata.name`` label the API adds."""
