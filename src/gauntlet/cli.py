@@ -166,6 +166,17 @@ def cmd_down(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def cmd_policy_verify(args: argparse.Namespace) -> int:
+    from gauntlet.admission.verify import SuiteError, verify
+
+    try:
+        ok = verify(args.paths, run=args.run, verbose=args.verbose, out=sys.stdout)
+    except SuiteError as exc:
+        _err(str(exc))
+        return ExitCode.USAGE_ERROR
+    return ExitCode.OK if ok else ExitCode.CONFORMANCE_FAILED
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gauntlet", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -213,6 +224,17 @@ def build_parser() -> argparse.ArgumentParser:
     common(up, suites=False)
     up.add_argument("--name", default="local")
     up.set_defaults(func=cmd_up, suite=[])
+
+    policy = sub.add_parser("policy", help="Gatekeeper policy tools (no cluster needed)")
+    policy_sub = policy.add_subparsers(dest="policy_command", required=True)
+    verify_p = policy_sub.add_parser(
+        "verify",
+        help="run gator verify Suite files (test.gatekeeper.sh/v1alpha1) on Gauntlet's engine",
+    )
+    verify_p.add_argument("paths", nargs="+", type=Path, help="Suite files or directories")
+    verify_p.add_argument("--run", default=None, help="only tests/cases matching this regex")
+    verify_p.add_argument("-v", "--verbose", action="store_true", help="print every test/case")
+    verify_p.set_defaults(func=cmd_policy_verify, suite=[])
 
     down_p = sub.add_parser("down", help="tear down (also after a SIGKILLed run)")
     down_p.add_argument("--target", default="local", choices=("local", "kind", "kubeconfig"))

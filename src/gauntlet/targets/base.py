@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from gauntlet.blueprint.model import Blueprint
 from gauntlet.report.scorecard import Distribution
@@ -130,6 +130,21 @@ class AdmissionResult:
     denials: tuple[Denial, ...] = ()
     warnings: tuple[str, ...] = ()
     status_code: int = 200
+    # The API server's message for a refusal (quota, RBAC, LimitRange, webhook), verbatim.
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class AuditFinding:
+    """A violation Gatekeeper's audit reports on an object that already exists."""
+
+    constraint: str
+    constraint_kind: str
+    action: str
+    kind: str
+    namespace: str
+    name: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -168,14 +183,28 @@ class Target(Protocol):
         """Plant a known platform fault (selfcheck / chaos); raises NotSupportedByTarget."""
         ...
 
-    def admit(self, manifest: dict[str, object], *, as_user: str) -> AdmissionResult:
-        """Submit a manifest for admission (server-side dry run); guardrails issue."""
+    def admit(
+        self, manifest: dict[str, object], *, as_user: str, as_groups: Sequence[str] = ()
+    ) -> AdmissionResult:
+        """Submit a manifest for admission as a server-side dry run, impersonating ``as_user``
+        (``system:serviceaccount:<ns>:<name>`` for a service account) in ``as_groups``."""
         ...
 
     def can_i(
         self, subject: Subject, verb: str, resource: str, *, namespace: str | None, name: str = ""
     ) -> bool:
-        """Authorization question (SubjectAccessReview on clusters); tenancy issue."""
+        """Authorization question (SubjectAccessReview on clusters).
+
+        ``resource`` is written as kubectl does: ``pods``, ``pods/log``, ``deployments.apps``.
+        """
+        ...
+
+    def objects(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        """The objects of one kind the platform holds now (a list call on clusters)."""
+        ...
+
+    def audit(self) -> list[AuditFinding]:
+        """Gatekeeper audit results over the objects that exist (constraint status on clusters)."""
         ...
 
     def load_entrypoint(self, namespace: str, service: str, *, port: int) -> str:

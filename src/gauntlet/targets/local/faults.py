@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from gauntlet.policy import Direction, PeerSet, PolicySet, Rule, SelectedPolicy
 from gauntlet.targets.base import PlantedFault, TargetError
+from gauntlet.targets.local.control_plane import ADMISSION_FAULTS
 from gauntlet.targets.local.nftables import CompileOptions
 
 if TYPE_CHECKING:
@@ -20,13 +21,17 @@ FAULTS: dict[str, str] = {
     "cross-tenant-allow-all": "a clusterwide allow-all between tenant pods was added",
     "enforcement-off-pod": "policy enforcement is switched off for one pod (endpoint not "
     "programmed by the agent)",
+    **ADMISSION_FAULTS,
 }
 
 
 def plant_fault(sandbox: LocalSandbox, fault: PlantedFault) -> None:
-    if sandbox.policies is None or sandbox.plan is None:
+    if sandbox.policies is None or sandbox.plan is None or sandbox.control is None:
         raise TargetError("deploy the blueprint before planting a fault")
     params = dict(fault.params)
+    if fault.id in ADMISSION_FAULTS:
+        sandbox.control.plant(fault.id, params)
+        return
     pset = sandbox.policies
     if fault.id == "default-deny-removed":
         ns = params["namespace"]

@@ -29,6 +29,7 @@ from gauntlet.policy import PolicySet, normalize
 from gauntlet.report.scorecard import Distribution
 from gauntlet.targets.base import (
     AdmissionResult,
+    AuditFinding,
     DeployReport,
     NotSupportedByTarget,
     Outcome,
@@ -39,6 +40,7 @@ from gauntlet.targets.base import (
     Subject,
     TargetError,
 )
+from gauntlet.targets.local.control_plane import LocalControlPlane
 from gauntlet.targets.local.nftables import CompileOptions, compile_policy, compile_services
 from gauntlet.targets.local.plan import SandboxPlan, make_plan
 
@@ -111,6 +113,7 @@ class LocalSandbox:
         self.revision = 0
         self.applied_revision = 0
         self._compile_options = CompileOptions()
+        self.control: LocalControlPlane | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     def distribution(self) -> Distribution:
@@ -119,8 +122,8 @@ class LocalSandbox:
             kubernetes_version=None,
             cni="gauntlet-nftables",
             cni_version=_nft_version(),
-            policy_engine=None,
-            policy_engine_version=None,
+            policy_engine="gatekeeper-rego (regorus)",
+            policy_engine_version=_package_version("gordon-to-regorus"),
         )
 
     def start(self) -> None:
@@ -186,6 +189,10 @@ class LocalSandbox:
     def deploy(self, blueprint: Blueprint) -> DeployReport:
         started = time.monotonic()
         plan = make_plan(blueprint)
+        if self.control is not None:
+            self.control.close()
+        # Objects are checked (templates compile, constraints validate) before any pod starts.
+        self.control = LocalControlPlane(blueprint)
         if self.proc is None:
             self.start()
         self.plan = plan
@@ -252,6 +259,9 @@ class LocalSandbox:
             time.sleep(0.05)
 
     def teardown(self) -> None:
+        if self.control is not None:
+            self.control.close()
+            self.control = None
         if self.proc is None:
             return
         with contextlib.suppress(TargetError, OSError):
@@ -341,16 +351,29 @@ class LocalSandbox:
     def kill_pod(self, key: str) -> None:
         self.call({"op": "kill_pod", "key": key})
 
-    # -- verbs that arrive with later issues -----------------------------------------------
-    def admit(self, manifest: dict[str, object], *, as_user: str) -> AdmissionResult:
-        raise NotSupportedByTarget(
-            "admission on the local sandbox arrives with the guardrails suite"
-        )
+    # -- control plane: admission, RBAC, objects, audit ------------------------------------
+    def _control(self) -> LocalControlPlane:
+        if self.control is None:
+            raise TargetError("deploy the blueprint before asking the control plane")
+        return self.control
+
+    def admit(
+        self, manifest: dict[str, object], *, as_user: str, as_groups: Sequence[str] = ()
+    ) -> AdmissionResult:
+        return self._control().admit(manifest, as_user=as_user, as_groups=as_groups)
 
     def can_i(
         self, subject: Subject, verb: str, resource: str, *, namespace: str | None, name: str = ""
     ) -> bool:
-        raise NotSupportedByTarget("RBAC evaluation arrives with the tenancy suite")
+        return self._control().can_i(subject, verb, resource, namespace=namespace, name=name)
+
+    def objects(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        return self._control().objects(kind, namespace)
+
+    def audit(self) -> list[AuditFinding]:
+        return self._control().audit()
+
+    # -- verbs that arrive with later issues -----------------------------------------------
 
     def load_entrypoint(self, namespace: str, service: str, *, port: int) -> str:
         raise NotSupportedByTarget("load entrypoints arrive with the load suite")
@@ -360,6 +383,15 @@ class LocalSandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.teardown()
+
+
+def _package_version(dist: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
 
 
 def _nft_version() -> str | None:
