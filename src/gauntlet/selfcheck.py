@@ -38,18 +38,46 @@ class SelfcheckReport(BaseModel):
     faults: list[FaultOutcome]
 
 
-def planted_faults(platform: Path) -> list[tuple[str, str]]:
+# Which suite must catch which fault: ``selfcheck --suite X`` plants only X's faults.
+FAULT_SUITES: dict[str, str] = {
+    "default-deny-removed": "isolation",
+    "cross-tenant-allow-all": "isolation",
+    "enforcement-off-pod": "isolation",
+    "admission-webhook-down": "policy",
+    "constraint-dryrun": "policy",
+    "rbac-wildcard": "tenancy",
+    "quota-removed": "tenancy",
+}
+
+
+def planted_faults(platform: Path, suites: list[str] | None = None) -> list[tuple[str, str]]:
     """(fault id, --gauntlet-plant spec) for the blueprint, picking its first tenants/pods."""
     bp = load_blueprint(platform)
     tenants = bp.tenants()
     if len(tenants) < 2:
         raise ValueError("selfcheck needs a blueprint with at least two tenants")
     first_pod = sorted(p.key for p in bp.pods() if p.namespace == tenants[0])[0]
-    return [
+    faults = [
         ("default-deny-removed", f"default-deny-removed:namespace={tenants[0]}"),
         ("cross-tenant-allow-all", f"cross-tenant-allow-all:namespaces={','.join(tenants)}"),
         ("enforcement-off-pod", f"enforcement-off-pod:pod={first_pod}"),
+        ("admission-webhook-down", "admission-webhook-down:failurePolicy=Ignore"),
     ]
+    # Switch the constraint behind the image-tag guardrail (G2) to dryrun: the one a platform
+    # team would relax "temporarily" and forget.
+    tag_constraints = sorted(
+        c.metadata.name
+        for c in bp.constraints
+        if "G2" in c.metadata.annotations.get("gauntlet.io/guardrail", "").split(",")
+    )
+    if tag_constraints:
+        faults.append(("constraint-dryrun", f"constraint-dryrun:constraint={tag_constraints[0]}"))
+    faults.append(("rbac-wildcard", f"rbac-wildcard:namespace={tenants[0]}"))
+    if any(q.metadata.namespace == tenants[0] for q in bp.quotas):
+        faults.append(("quota-removed", f"quota-removed:namespace={tenants[0]}"))
+    if suites:
+        faults = [f for f in faults if FAULT_SUITES[f[0]] in suites]
+    return faults
 
 
 def run_selfcheck(args: argparse.Namespace, run: Callable[[Path, list[str]], int]) -> int:
@@ -59,7 +87,7 @@ def run_selfcheck(args: argparse.Namespace, run: Callable[[Path, list[str]], int
     print("gauntlet selfcheck: baseline run (no fault planted)")
     baseline = run(report_dir / "baseline", [])
     outcomes = []
-    for fault_id, spec in planted_faults(platform):
+    for fault_id, spec in planted_faults(platform, list(getattr(args, "suite", None) or [])):
         print(f"gauntlet selfcheck: planting {spec}")
         rd = report_dir / fault_id
         code = run(rd, ["--gauntlet-plant", spec])
