@@ -185,7 +185,7 @@ def test_run_filter_skips_other_cases(suite_dir: Path) -> None:
 
 
 def test_no_suites_is_a_usage_error(tmp_path: Path) -> None:
-    with pytest.raises(SuiteError, match="no test.gatekeeper.sh"):
+    with pytest.raises(SuiteError, match=r"no test\.gatekeeper\.sh"):
         run(tmp_path)
 
 
