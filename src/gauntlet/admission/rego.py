@@ -150,14 +150,16 @@ class RegoWorker:
             proc = self._start()
         assert proc.stdin is not None and proc.stdout is not None
         stdin, stdout = cast(BinaryIO, proc.stdin), cast(BinaryIO, proc.stdout)
+        timed_out = False
         try:
             write_frame(stdin, json.dumps(msg, separators=(",", ":")).encode())
             ready, _, _ = select.select([stdout], [], [], self.timeout_s)
+            timed_out = not ready
             frame = read_frame(stdout) if ready else None
         except (BrokenPipeError, OSError):
             frame = None
         if frame is None:
-            self._died(proc, hung=proc.poll() is None)
+            self._died(proc, hung=timed_out)
         assert frame is not None
         reply: dict[str, Any] = json.loads(frame)
         if not reply.get("ok"):
