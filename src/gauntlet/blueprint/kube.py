@@ -125,11 +125,20 @@ class PolicyRule(_Lenient):
     non_resource_urls: tuple[str, ...] = Field(default=(), alias="nonResourceURLs")
 
 
+class AggregationRule(_Lenient):
+    """A ClusterRole's aggregationRule: its rules are the union of the selected ClusterRoles'."""
+
+    cluster_role_selectors: tuple[LabelSelector, ...] = Field(
+        default=(), alias="clusterRoleSelectors"
+    )
+
+
 class Role(_Lenient):
     api_version: Literal["rbac.authorization.k8s.io/v1"] = Field(alias="apiVersion")
     kind: Literal["Role", "ClusterRole"]
     metadata: ObjectMeta
     rules: tuple[PolicyRule, ...] = ()
+    aggregation_rule: AggregationRule | None = Field(default=None, alias="aggregationRule")
 
 
 class Subject(_Lenient):
