@@ -23,7 +23,6 @@ from gauntlet.admission.response import (
     warning_lines,
     webhook_denial_message,
 )
-from gauntlet.blueprint.kube import LimitRange
 from gauntlet.blueprint.model import Blueprint
 from gauntlet.rbac import Authorizer, resource_for_kind
 from gauntlet.targets.base import AdmissionResult, Subject
@@ -46,7 +45,9 @@ def subject_for(as_user: str, as_groups: Sequence[str] = ()) -> Subject:
     prefix = "system:serviceaccount:"
     if as_user.startswith(prefix):
         namespace, _, name = as_user[len(prefix) :].partition(":")
-        return Subject(kind="ServiceAccount", name=name, namespace=namespace, groups=tuple(as_groups))
+        return Subject(
+            kind="ServiceAccount", name=name, namespace=namespace, groups=tuple(as_groups)
+        )
     return Subject(kind="User", name=as_user, groups=tuple(as_groups))
 
 
@@ -76,7 +77,9 @@ class AdmissionChain:
     webhook: WebhookState = field(default_factory=WebhookState)
 
     @classmethod
-    def from_blueprint(cls, bp: Blueprint, *, engine: GatekeeperEngine | None = None) -> AdmissionChain:
+    def from_blueprint(
+        cls, bp: Blueprint, *, engine: GatekeeperEngine | None = None
+    ) -> AdmissionChain:
         return cls(
             blueprint=bp,
             engine=engine or GatekeeperEngine.from_blueprint(bp),
@@ -117,13 +120,13 @@ class AdmissionChain:
             subject, verb="create", manifest=obj, namespace=namespace or None
         )
         if not decision.allowed:
-            return _refused(403, decision.reason)
+            return _refused(decision.status_code or 403, decision.message or decision.reason)
 
         forbidden = f'{qualified} "{name}" is forbidden: '
         if kind == "Pod" and api_version == "v1":
-            outcome = apply_limit_ranges(obj, self._limit_ranges(namespace))
+            outcome = apply_limit_ranges(obj, self.blueprint.objects("LimitRange", namespace))
             if outcome.errors:
-                return _refused(403, forbidden + "[" + ", ".join(outcome.errors) + "]")
+                return _refused(403, forbidden + outcome.message)
             obj = outcome.pod
 
         warnings: tuple[str, ...] = ()
@@ -163,9 +166,6 @@ class AdmissionChain:
         return self.authorizer.authorize(
             subject, verb=verb, resource=resource, namespace=namespace, name=name
         ).allowed
-
-    def _limit_ranges(self, namespace: str) -> list[LimitRange]:
-        return [lr for lr in self.blueprint.limit_ranges if lr.metadata.namespace == namespace]
 
 
 def _refused(code: int, message: str, *, warnings: tuple[str, ...] = ()) -> AdmissionResult:

@@ -12,6 +12,7 @@ records it).
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -254,7 +255,11 @@ class GatekeeperEngine:
     def _evaluate(
         self, items: Sequence[tuple[dict[str, Any], list[CompiledConstraint]]], *, audit: bool
     ) -> list[list[Violation]]:
-        wanted = [(review, [c.id for c in cons]) for review, cons in items if cons]
+        wanted = [
+            (json.dumps(review, separators=(",", ":")), [c.id for c in cons])
+            for review, cons in items
+            if cons
+        ]
         raw = iter(self.worker.evaluate(wanted))
         out: list[list[Violation]] = []
         for _, cons in items:

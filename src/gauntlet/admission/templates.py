@@ -9,6 +9,7 @@ Every problem is a ``BlueprintError`` naming the file, the object and the field.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -67,7 +68,7 @@ class CompiledTemplate:
     schema: Mapping[str, Any] | None
     where: str
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
         """Identity in the Rego worker: the kind plus a digest of the Rego, so that one worker
         can hold two versions of a template (``policy verify`` runs many suites in one)."""
@@ -87,7 +88,7 @@ class CompiledConstraint:
     where: str
     template_id: str
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
         params = json.dumps(self.parameters, sort_keys=True, default=str)
         digest = hashlib.sha256(f"{self.template_id}|{params}".encode()).hexdigest()[:12]

@@ -84,7 +84,8 @@ class _Host:
     def evaluate(self, msg: dict[str, Any]) -> dict[str, Any]:
         results: list[list[Any]] = []
         for review, cids in msg["items"]:
-            review_json = json.dumps(review, separators=(",", ":"))
+            # The parent sends each review already serialised (it had to encode it anyway).
+            review_json = review if isinstance(review, str) else json.dumps(review)
             answers: list[Any] = []
             for cid in cids:
                 tid, params_json = self.constraints[cid]
