@@ -113,7 +113,9 @@ class RegoWorker:
             self._data = data
             self._call({"op": "data", "data": data})
 
-    def evaluate(self, items: Sequence[tuple[Mapping[str, Any] | str, Sequence[str]]]) -> list[list[Any]]:
+    def evaluate(
+        self, items: Sequence[tuple[Mapping[str, Any] | str, Sequence[str]]]
+    ) -> list[list[Any]]:
         """For each (review, constraint ids): the raw violation sets, or ``{"error": ...}``."""
         if not items:
             return []
