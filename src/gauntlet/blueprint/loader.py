@@ -21,11 +21,11 @@ from gauntlet.blueprint.kube import (
     Deployment,
     LimitRange,
     Namespace,
+    PassiveObject,
     ResourceQuota,
     Role,
     RoleBinding,
     Service,
-    PassiveObject,
     ServiceAccount,
 )
 from gauntlet.blueprint.model import Blueprint, Source
