@@ -25,9 +25,25 @@ Monitoring placeholder: a ``PrometheusRule`` in the namespace, or a ``ConfigMap`
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from tenancy_observe import list_objects, names
+from tenancy_subjects import ObjectRef
+from tenancy_table import render_table
+
+from gauntlet.targets.base import Target
+
+# Kinds listed in the tenant namespace; CiliumClusterwideNetworkPolicies are listed cluster-wide.
+BASELINE_KINDS = (
+    "ResourceQuota",
+    "LimitRange",
+    "CiliumNetworkPolicy",
+    "NetworkPolicy",
+    "PrometheusRule",
+    "ConfigMap",
+)
+CLUSTERWIDE_POLICY = "CiliumClusterwideNetworkPolicy"
 DIRECTIONS = ("ingress", "egress")
 NAMESPACE_LABELS = ("k8s:io.kubernetes.pod.namespace", "io.kubernetes.pod.namespace")
 DASHBOARD_LABEL = "grafana_dashboard"
@@ -159,3 +175,50 @@ def evaluate_elements(
         )
     )
     return out
+
+
+@dataclass
+class BaselineReport:
+    """The baseline of one tenant as the target holds it."""
+
+    elements: list[Element]
+    rows: list[list[str]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unobserved: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def table(self) -> str:
+        return render_table(("element", "status", "found"), self.rows)
+
+
+def observe_baseline(
+    target: Target, namespace: str, expected: Sequence[ObjectRef]
+) -> BaselineReport:
+    """List what the target holds and judge the four elements plus every ``expected`` object."""
+    observed: dict[str, list[dict[str, Any]]] = {}
+    errors: dict[str, str] = {}
+    scopes = [(k, namespace) for k in dict.fromkeys([*BASELINE_KINDS, *(o.kind for o in expected)])]
+    for kind, scope in [*scopes, (CLUSTERWIDE_POLICY, None)]:
+        observed[kind], error = list_objects(target, kind, scope)
+        if error:
+            errors[kind] = error
+    elements = evaluate_elements(namespace, observed, errors)
+    report = BaselineReport(elements, errors=errors)
+    for e in elements:
+        report.rows.append([e.name, e.status, ", ".join(e.found) or "-"])
+        if e.status == "MISSING":
+            report.missing.append(e.name)
+        elif e.status == "not observed":
+            report.unobserved.append(e.name)
+    for obj in expected:
+        ref = f"{obj.kind} {obj.name}"
+        if obj.kind in errors:
+            status = "not observed"
+            report.unobserved.append(ref)
+        elif obj.name in names(observed[obj.kind]):
+            status = "present"
+        else:
+            status = "MISSING"
+            report.missing.append(ref)
+        report.rows.append([f"labelled baseline: {ref}", status, ""])
+    return report

@@ -15,9 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenancy_subjects import Developer, ObjectRef
+from tenancy_observe import list_objects
+from tenancy_subjects import Developer, ObjectRef, tenant_identities
 from tenancy_table import render_table
 
+from gauntlet.blueprint.model import Blueprint
+from gauntlet.report.scorecard import Verdict
 from gauntlet.targets.base import AdmissionResult, Target, TargetError
 
 WORKLOAD_RESOURCES = ("deployments.apps", "pods")
@@ -273,7 +276,7 @@ def interrogate(
     )
 
 
-def cluster_role_binding_rows(
+def _cluster_role_binding_hits(
     bindings: Sequence[dict[str, Any]],
     *,
     groups: set[str],
@@ -294,3 +297,43 @@ def cluster_role_binding_rows(
             ):
                 hits.append(f"ClusterRoleBinding {name} -> {role}: {kind} {sname}")
     return hits
+
+
+def check_cluster_role_bindings(
+    target: Target, bp: Blueprint, namespace: str, ledger: RbacLedger
+) -> None:
+    """No ClusterRoleBinding the target holds names a tenant subject: a tenant's rights end at
+    its namespace (the reference binds ClusterRole tenant-admin only through RoleBindings)."""
+    question = "bound by any ClusterRoleBinding"
+    crbs, error = list_objects(target, "ClusterRoleBinding", None)
+    if error:
+        ledger.add("tenant subjects", question, "none", f"error: {error}", NO_ANSWER)
+        return
+    groups, users, accounts = tenant_identities(bp, namespace)
+    hits = _cluster_role_binding_hits(crbs, groups=groups, users=users, accounts=accounts)
+    for hit in hits:
+        ledger.add("tenant subjects", question, "none", hit, VIOLATION)
+    if not hits:
+        ledger.add("tenant subjects", question, "none", f"none of {len(crbs)}", OK)
+
+
+def judge_rbac(ledger: RbacLedger, *, developers: int) -> tuple[Verdict, str]:
+    """Any violation fails; otherwise any answer that proves nothing makes it inconclusive,
+    citing a failed control first (the cause of the unproven rows)."""
+    violations = ledger.outcomes(VIOLATION)
+    if violations:
+        shown = "; ".join(f"{r.subject}: {r.question} -> {r.observed}" for r in violations[:4])
+        more = f" (+{len(violations) - 4} more)" if len(violations) > 4 else ""
+        return Verdict.FAIL, f"{len(violations)} violations: {shown}{more}"
+    controls = [*ledger.outcomes(CONTROL_FAILED), *ledger.outcomes(NO_ANSWER)]
+    open_rows = [*controls, *ledger.outcomes(UNPROVEN)]
+    if open_rows:
+        first = open_rows[0]
+        return Verdict.INCONCLUSIVE, (
+            f"{len(open_rows)} answers prove nothing; first cause: {first.subject}: "
+            f"{first.question} -> {first.observed}"
+        )
+    return Verdict.PASS, (
+        f"{developers} developers: controls allowed, all {len(ledger.rows)} questions answered "
+        "as least privilege requires"
+    )
