@@ -220,3 +220,11 @@ def test_cli_exit_codes(suite_dir: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert main(["policy", "verify", str(suite_dir)]) == ExitCode.CONFORMANCE_FAILED
     assert main(["policy", "verify", str(suite_dir / "nothing")]) == ExitCode.USAGE_ERROR
     assert "FAIL" in capsys.readouterr().out
+
+
+def test_reference_library_suites_pass() -> None:
+    """The gator suites of the reference policy library pass on Gauntlet's engine."""
+    out = io.StringIO()
+    assert verify([REPO / "fixtures" / "policy-tests"], run=None, verbose=False, out=out), (
+        out.getvalue()
+    )
