@@ -416,3 +416,68 @@ def test_planted_fault_through_plain_pytest(tmp_path: Path) -> None:
         diff = evidence["content"].split("DIFF", 1)[1]
         assert re.search(r"\sL(\s|$)", diff), diff
     assert "gauntlet verdicts:" in proc.stdout
+
+
+def test_gauntlet_run_local_policy_and_tenancy(tmp_path: Path) -> None:
+    """Guardrails (twins, audit, fuzzing) and tenancy pass on the reference platform."""
+    report_dir = tmp_path / "report"
+    proc = run_cli(
+        [
+            "run",
+            "--target",
+            "local",
+            "--suite",
+            "policy",
+            "--suite",
+            "tenancy",
+            "--report-dir",
+            str(report_dir),
+        ],
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    scorecard = json.loads((report_dir / "scorecard.json").read_text())
+    for suite in ("policy", "tenancy"):
+        assert scorecard["suites"][suite]["failed"] == 0
+        assert scorecard["suites"][suite]["inconclusive"] == 0
+        assert scorecard["suites"][suite]["passed"] > 5
+    fuzz = [c for c in scorecard["checks"] if c["counts"].get("examples")]
+    assert len(fuzz) == 6 and all(c["counts"]["examples"] >= 500 for c in fuzz)
+
+
+@pytest.mark.parametrize(
+    ("suite", "fault"),
+    [
+        ("policy", "admission-webhook-down:failurePolicy=Ignore"),
+        ("policy", "constraint-dryrun:constraint=g2-pinned-image-tags"),
+        ("tenancy", "rbac-wildcard:namespace=team-alpha"),
+        ("tenancy", "quota-removed:namespace=team-alpha"),
+    ],
+)
+def test_planted_admission_faults_are_detected(tmp_path: Path, suite: str, fault: str) -> None:
+    report_dir = tmp_path / "report"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(REPO / "suites" / suite),
+            "--target",
+            "local",
+            "--report-dir",
+            str(report_dir),
+            "--gauntlet-plant",
+            fault,
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    scorecard = json.loads((report_dir / "scorecard.json").read_text())
+    assert scorecard["exit_code"] == 1, proc.stdout[-3000:]
+    assert scorecard["suites"][suite]["failed"] > 0

@@ -12,8 +12,9 @@ records it).
 
 from __future__ import annotations
 
+import itertools
 import json
-import uuid
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,12 +26,15 @@ from gauntlet.admission.templates import (
     CompiledConstraint,
     CompiledTemplate,
     EnforcementAction,
+    Match,
     compile_constraint,
     compile_template,
 )
 from gauntlet.blueprint.errors import BlueprintError
 from gauntlet.blueprint.model import Blueprint
 
+_UID_PREFIX = f"gauntlet-{os.getpid():08x}"
+_UIDS = itertools.count(1)
 # Gatekeeper's webhook skips namespaces carrying this label (its namespaceSelector).
 IGNORE_LABEL = "admission.gatekeeper.sh/ignore"
 
@@ -84,6 +88,7 @@ class GatekeeperEngine:
     ) -> None:
         self.templates = {t.kind: t for t in templates}
         self.constraints = list(constraints)
+        self._group_matches()
         self.namespace_labels: dict[str, Mapping[str, str]] = dict(namespaces or {})
         self._own_worker = worker is None
         self.worker = worker or RegoWorker()
@@ -98,6 +103,26 @@ class GatekeeperEngine:
             raise BlueprintError(
                 file, obj, "spec.targets[0].rego", f"Rego does not compile: {message}"
             )
+
+    def _group_matches(self) -> None:
+        # Platforms write one match block for a whole family of constraints; deciding it once
+        # per request instead of once per constraint halves the cost of a review.
+        groups: dict[str, tuple[Match, list[CompiledConstraint]]] = {}
+        for c in self.constraints:
+            key = c.match.model_dump_json()
+            groups.setdefault(key, (c.match, []))[1].append(c)
+        self._match_groups = list(groups.values())
+
+    def _matching(self, targets: Sequence[MatchTarget], *, audit: bool) -> list[CompiledConstraint]:
+        found: list[CompiledConstraint] = []
+        for match, members in self._match_groups:
+            for t in targets:
+                if constraint_matches(match, t):
+                    for c in members:
+                        if (c.audit_action if audit else c.webhook_action) is not None:
+                            found.append(c)
+                    break
+        return found
 
     @classmethod
     def from_blueprint(cls, bp: Blueprint, *, worker: RegoWorker | None = None) -> GatekeeperEngine:
@@ -174,6 +199,7 @@ class GatekeeperEngine:
             for c in self.constraints
         ]
         clone.namespace_labels = self.namespace_labels
+        clone._group_matches()
         clone.worker = self.worker
         clone._own_worker = False
         return clone
@@ -213,12 +239,7 @@ class GatekeeperEngine:
                 continue
             # Gatekeeper matches a request when either the object or the old object matches.
             targets = [target] if old is None or subject is old else [target, self._target(old)]
-            cons = [
-                c
-                for c in self.constraints
-                if c.webhook_action is not None
-                and any(constraint_matches(c.match, t) for t in targets)
-            ]
+            cons = self._matching(targets, audit=False)
             review = self._admission_review(
                 obj, old, target, operation=operation, user=user, resource=resource
             )
@@ -231,11 +252,7 @@ class GatekeeperEngine:
         refs: list[tuple[str, str, str]] = []
         for obj in objects:
             target = self._target(obj)
-            cons = [
-                c
-                for c in self.constraints
-                if c.audit_action is not None and constraint_matches(c.match, target)
-            ]
+            cons = self._matching([target], audit=True)
             if not cons:
                 continue
             review: dict[str, Any] = {
@@ -320,7 +337,8 @@ class GatekeeperEngine:
         version = self._version(obj)
         group, res_version, plural = resource or (target.group, version, _plural(target.kind))
         review: dict[str, Any] = {
-            "uid": str(uuid.uuid4()),
+            # Unique per request like the API server's UID; a counter is cheaper than uuid4.
+            "uid": f"{_UID_PREFIX}-{next(_UIDS):012d}",
             "kind": {"group": target.group, "version": version, "kind": target.kind},
             "resource": {"group": group, "version": res_version, "resource": plural},
             "requestKind": {"group": target.group, "version": version, "kind": target.kind},

@@ -116,11 +116,20 @@ class RegoWorker:
     def evaluate(
         self, items: Sequence[tuple[Mapping[str, Any] | str, Sequence[str]]]
     ) -> list[list[Any]]:
-        """For each (review, constraint ids): the raw violation sets, or ``{"error": ...}``."""
+        """For each (review or its JSON text, constraint ids): the raw violation sets, or
+        ``{"error": ...}``."""
         if not items:
             return []
+        texts = [
+            (r if isinstance(r, str) else json.dumps(r, separators=(",", ":"))).encode()
+            for r, _ in items
+        ]
+        header = {
+            "op": "evalraw",
+            "items": [[len(t), list(c)] for t, (_, c) in zip(texts, items, strict=True)],
+        }
         with self._lock:
-            reply = self._call({"op": "eval", "items": [[r, list(c)] for r, c in items]})
+            reply = self._call(header, blob=b"".join(texts))
             results: list[list[Any]] = reply["results"]
             return results
 
@@ -146,7 +155,7 @@ class RegoWorker:
             "constraints": {cid: [tid, params] for cid, (tid, params) in constraints.items()},
         }
 
-    def _call(self, msg: Mapping[str, Any]) -> dict[str, Any]:
+    def _call(self, msg: Mapping[str, Any], *, blob: bytes = b"") -> dict[str, Any]:
         proc = self._proc
         if proc is None or proc.poll() is not None:
             proc = self._start()
@@ -154,7 +163,8 @@ class RegoWorker:
         stdin, stdout = cast(BinaryIO, proc.stdin), cast(BinaryIO, proc.stdout)
         timed_out = False
         try:
-            write_frame(stdin, json.dumps(msg, separators=(",", ":")).encode())
+            body = json.dumps(msg, separators=(",", ":")).encode()
+            write_frame(stdin, body + b"\n" + blob if blob else body)
             ready, _, _ = select.select([stdout], [], [], self.timeout_s)
             timed_out = not ready
             frame = read_frame(stdout) if ready else None

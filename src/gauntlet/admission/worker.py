@@ -7,24 +7,30 @@ new worker). The protocol is length-prefixed JSON frames on stdin/stdout:
 - ``{"op": "load", "templates": {tid: {"version": "v0"|"v1", "modules": [[name, src], ...],
   "rule": "data.<pkg>.violation"}}, "constraints": {cid: [tid, parameters]}}``
 - ``{"op": "data", "data": {...}}`` replaces the referential data (``data.inventory``);
-- ``{"op": "eval", "items": [[review, [cid, ...]], ...]}`` evaluates each review against the
-  named constraints and answers ``{"results": [[violations | {"error": str}, ...], ...]}``;
+- ``{"op": "evalraw", "items": [[n_bytes, [cid, ...]], ...]}`` followed by a newline and the
+  reviews' JSON texts back to back evaluates each review against the named constraints and
+  answers ``{"results": [[violations | {"error": str}, ...], ...]}``;
 - ``{"op": "crash"}`` aborts the process (used by the tests of the crash path).
 
-Every answer is ``{"ok": true, ...}`` or ``{"ok": false, "error": str}``. One engine per
-template: Gatekeeper compiles each template into its own namespace, and two templates may ship
-libraries with the same package name.
+Every answer is ``{"ok": true, ...}`` or ``{"ok": false, "error": str}``.
+
+Templates share an engine unless their packages clash (two templates may ship different
+libraries under the same package name; Gatekeeper keeps each template in its own namespace), and
+constraints with equal parameters share one input: parsing the input is as costly as evaluating
+a simple template, and Gatekeeper's own driver likewise evaluates every template in one engine.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import struct
 import sys
 from typing import Any, BinaryIO
 
 _HEADER = struct.Struct("!I")
+_PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
 
 
 def read_frame(stream: BinaryIO) -> bytes | None:
@@ -50,7 +56,8 @@ class _Host:
         import regorus  # type: ignore[import-untyped]
 
         self._regorus = regorus
-        self.engines: dict[str, Any] = {}
+        self.engines: dict[str, Any] = {}  # template id -> its (possibly shared) engine
+        self.shared: list[tuple[Any, dict[str, str]]] = []  # engine, package -> source
         self.rules: dict[str, str] = {}
         self.constraints: dict[str, tuple[str, str]] = {}
         self.data: str | None = None
@@ -58,50 +65,91 @@ class _Host:
     def load(self, msg: dict[str, Any]) -> dict[str, Any]:
         errors: dict[str, str] = {}
         for tid, spec in msg.get("templates", {}).items():
-            engine = self._regorus.Engine()
-            engine.set_rego_v0(spec.get("version", "v0") == "v0")
+            modules = [(name, source) for name, source in spec["modules"]]
+            packages = {_package(source): source for _, source in modules}
+            # The Rego version is an engine setting: templates of both versions never share.
+            packages["\0version"] = spec.get("version", "v0")
+            v0 = packages["\0version"] == "v0"
+            engine = self._engine_for(packages, v0=v0)
+            trial = engine.clone()
             try:
-                for name, source in spec["modules"]:
-                    engine.add_policy(name, source)
-                if self.data is not None:
-                    engine.add_data_json(self.data)
+                for name, source in modules:
+                    trial.add_policy(name, source)
+                if self.data is not None and not self._has_data(engine):
+                    trial.add_data_json(self.data)
             except Exception as exc:  # regorus raises RuntimeError with the parser's report
                 errors[tid] = _first_lines(str(exc))
                 continue
-            self.engines[tid] = engine
+            # Commit: the shared engine becomes the one with this template added.
+            for index, (candidate, known) in enumerate(self.shared):
+                if candidate is engine:
+                    known.update(packages)
+                    self.shared[index] = (trial, known)
+                    for other, eng in list(self.engines.items()):
+                        if eng is engine:
+                            self.engines[other] = trial
+                    break
+            else:
+                self.shared.append((trial, dict(packages)))
+            self.engines[tid] = trial
             self.rules[tid] = spec["rule"]
         for cid, (tid, parameters) in msg.get("constraints", {}).items():
             self.constraints[cid] = (tid, json.dumps(parameters, separators=(",", ":")))
         return {"ok": True, "errors": errors}
 
+    def _engine_for(self, packages: dict[str, str], *, v0: bool) -> Any:
+        """A shared engine where none of ``packages`` is defined differently, or a new one."""
+        for engine, known in self.shared:
+            if all(known.get(pkg, src) == src for pkg, src in packages.items()):
+                return engine
+        engine = self._regorus.Engine()
+        engine.set_rego_v0(v0)
+        return engine
+
+    def _has_data(self, engine: Any) -> bool:
+        return any(candidate is engine for candidate, _ in self.shared)
+
     def set_data(self, msg: dict[str, Any]) -> dict[str, Any]:
         self.data = json.dumps(msg.get("data", {}), separators=(",", ":"))
-        for engine in self.engines.values():
+        for engine, _ in self.shared:
             engine.clear_data()
             engine.add_data_json(self.data)
         return {"ok": True}
 
-    def evaluate(self, msg: dict[str, Any]) -> dict[str, Any]:
-        results: list[list[Any]] = []
-        for review, cids in msg["items"]:
-            # The parent sends each review already serialised (it had to encode it anyway).
-            review_json = review if isinstance(review, str) else json.dumps(review)
-            answers: list[Any] = []
-            for cid in cids:
+    def evaluate_raw(self, msg: dict[str, Any], blob: bytes) -> bytes:
+        items: list[tuple[str, list[str]]] = []
+        offset = 0
+        for size, cids in msg["items"]:
+            items.append((blob[offset : offset + size].decode(), cids))
+            offset += size
+        parts: list[str] = []
+        for review_json, cids in items:
+            answers: list[str] = ["null"] * len(cids)
+            groups: dict[tuple[int, str], list[tuple[int, str]]] = {}
+            for pos, cid in enumerate(cids):
                 tid, params_json = self.constraints[cid]
                 engine = self.engines.get(tid)
                 if engine is None:
-                    answers.append({"error": f"template {tid} is not loaded"})
+                    answers[pos] = json.dumps({"error": f"template {tid} is not loaded"})
                     continue
+                groups.setdefault((id(engine), params_json), []).append((pos, tid))
+            for (_, params_json), members in groups.items():
+                engine = self.engines[members[0][1]]
                 engine.set_input_json(
                     '{"review":' + review_json + ',"parameters":' + params_json + "}"
                 )
-                try:
-                    answers.append(json.loads(engine.eval_rule_as_json(self.rules[tid])))
-                except Exception as exc:
-                    answers.append({"error": _first_lines(str(exc))})
-            results.append(answers)
-        return {"ok": True, "results": results}
+                for pos, tid in members:
+                    try:
+                        answers[pos] = engine.eval_rule_as_json(self.rules[tid])
+                    except Exception as exc:
+                        answers[pos] = json.dumps({"error": _first_lines(str(exc))})
+            parts.append("[" + ",".join(answers) + "]")
+        return ('{"ok":true,"results":[' + ",".join(parts) + "]}").encode()
+
+
+def _package(source: str) -> str:
+    found = _PACKAGE.search(source)
+    return found.group(1) if found else ""
 
 
 def _first_lines(text: str, limit: int = 8) -> str:
@@ -116,13 +164,19 @@ def main() -> int:
     os.environ.pop("RUST_BACKTRACE", None)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     host = _Host()
-    ops = {"load": host.load, "data": host.set_data, "eval": host.evaluate}
+    ops = {"load": host.load, "data": host.set_data}
     while True:
         frame = read_frame(stdin)
         if frame is None:
             return 0
-        msg = json.loads(frame)
+        header, _, blob = frame.partition(b"\n")
+        msg = json.loads(header)
         op = msg.get("op")
+        if op == "evalraw":
+            # The hot path: reviews arrive as raw JSON texts after the header and answers go
+            # back as raw JSON texts, so no review is escaped, unescaped or re-encoded here.
+            write_frame(stdout, host.evaluate_raw(msg, blob))
+            continue
         if op == "crash":
             os.abort()
         handler = ops.get(str(op))

@@ -10,6 +10,7 @@ dryrun, the webhook down), never what the oracle or the suites expect.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -55,7 +56,8 @@ class LocalControlPlane:
         return self.chain.can_i(subject, verb, resource, namespace=namespace, name=name)
 
     def objects(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
-        return self.blueprint.objects(kind, namespace)
+        # Copies: a caller editing what it got must not edit what the sandbox holds.
+        return copy.deepcopy(self.blueprint.objects(kind, namespace))
 
     def audit(self) -> list[AuditFinding]:
         found = self.chain.engine.audit(self.blueprint.manifests.values())
