@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gauntlet.admission.gatekeeper import GatekeeperEngine, UserInfo, Violation
+from gauntlet.admission.gatekeeper import GatekeeperEngine, Violation
 from gauntlet.admission.limitrange import apply_limit_ranges
 from gauntlet.admission.quota import QuotaLedger
 from gauntlet.admission.response import (
@@ -24,7 +24,8 @@ from gauntlet.admission.response import (
     webhook_denial_message,
 )
 from gauntlet.blueprint.model import Blueprint
-from gauntlet.rbac import Authorizer, resource_for_kind
+from gauntlet.rbac import Authorizer, resource_for_kind, user_info
+from gauntlet.rbac.resources import UnknownKindError
 from gauntlet.targets.base import AdmissionResult, Subject
 
 
@@ -49,21 +50,6 @@ def subject_for(as_user: str, as_groups: Sequence[str] = ()) -> Subject:
             kind="ServiceAccount", name=name, namespace=namespace, groups=tuple(as_groups)
         )
     return Subject(kind="User", name=as_user, groups=tuple(as_groups))
-
-
-def user_info(subject: Subject) -> UserInfo:
-    if subject.kind == "ServiceAccount":
-        ns = subject.namespace or "default"
-        return UserInfo(
-            username=f"system:serviceaccount:{ns}:{subject.name}",
-            groups=(
-                *subject.groups,
-                "system:serviceaccounts",
-                f"system:serviceaccounts:{ns}",
-                "system:authenticated",
-            ),
-        )
-    return UserInfo(username=subject.name, groups=(*subject.groups, "system:authenticated"))
 
 
 @dataclass
@@ -107,7 +93,10 @@ class AdmissionChain:
         if not kind or not api_version or not isinstance(meta, dict) or not meta.get("name"):
             return _refused(400, "Object 'Kind', 'apiVersion' and 'metadata.name' are required")
         name = str(meta["name"])
-        resource, namespaced = resource_for_kind(api_version, kind)
+        try:
+            resource, namespaced = resource_for_kind(api_version, kind)
+        except UnknownKindError as exc:
+            return _refused(404, str(exc))
         qualified = resource.resource + (f".{resource.group}" if resource.group else "")
         namespace = str(meta.get("namespace") or "") if namespaced else ""
         if namespaced and not namespace:

@@ -32,17 +32,13 @@ from gauntlet.admission.templates import (
 )
 from gauntlet.blueprint.errors import BlueprintError
 from gauntlet.blueprint.model import Blueprint
+from gauntlet.rbac import UserInfo, resource_for_kind
+from gauntlet.rbac.resources import UnknownKindError
 
 _UID_PREFIX = f"gauntlet-{os.getpid():08x}"
 _UIDS = itertools.count(1)
 # Gatekeeper's webhook skips namespaces carrying this label (its namespaceSelector).
 IGNORE_LABEL = "admission.gatekeeper.sh/ignore"
-
-
-@dataclass(frozen=True)
-class UserInfo:
-    username: str
-    groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -335,7 +331,7 @@ class GatekeeperEngine:
         resource: tuple[str, str, str] | None,
     ) -> dict[str, Any]:
         version = self._version(obj)
-        group, res_version, plural = resource or (target.group, version, _plural(target.kind))
+        group, res_version, plural = resource or (target.group, version, _resource(obj))
         review: dict[str, Any] = {
             # Unique per request like the API server's UID; a counter is cheaper than uuid4.
             "uid": f"{_UID_PREFIX}-{next(_UIDS):012d}",
@@ -346,7 +342,7 @@ class GatekeeperEngine:
             "namespace": target.namespace,
             "operation": operation,
             "userInfo": {
-                "username": user.username if user else "",
+                "username": user.name if user else "",
                 "groups": list(user.groups) if user else [],
             },
             "object": None if operation == "DELETE" else obj,
@@ -376,10 +372,10 @@ def _message(result: Any) -> str:
     return str(result)
 
 
-def _plural(kind: str) -> str:
-    lower = kind.lower()
-    if lower.endswith("y"):
-        return lower[:-1] + "ies"
-    if lower.endswith(("s", "x", "ch", "sh")):
-        return lower + "es"
-    return lower + "s"
+def _resource(obj: Mapping[str, Any]) -> str:
+    """The plural resource name of a manifest, from the same table RBAC uses."""
+    try:
+        ref, _ = resource_for_kind(str(obj.get("apiVersion") or ""), str(obj.get("kind") or ""))
+    except UnknownKindError:
+        return str(obj.get("kind") or "").lower() + "s"  # the API server's default plural
+    return ref.resource

@@ -23,13 +23,13 @@ import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gauntlet.admission.rego import RegoModuleSet
+from gauntlet.admission.worker import PACKAGE_RE
 from gauntlet.blueprint.errors import BlueprintError, UnsupportedPolicyError
 from gauntlet.blueprint.selectors import LabelSelector
 
 ADMISSION_TARGET = "admission.k8s.gatekeeper.sh"
 WEBHOOK_POINT = "validation.gatekeeper.sh"
 AUDIT_POINT = "audit.gatekeeper.sh"
-_PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
 
 
 class EnforcementAction(StrEnum):
@@ -118,7 +118,7 @@ def compile_template(doc: Mapping[str, Any], *, file: Path | str) -> CompiledTem
     if target.get("target") != ADMISSION_TARGET:
         raise BlueprintError(file, obj, "spec.targets[0].target", f"must be '{ADMISSION_TARGET}'")
     rego, libs, version, field = _rego_source(target, file=file, obj=obj)
-    package = _PACKAGE.search(rego)
+    package = PACKAGE_RE.search(rego)
     if package is None:
         raise BlueprintError(file, obj, field, "the Rego has no package declaration")
     if not re.search(r"^\s*violation\s*\[", rego, re.MULTILINE):
@@ -129,7 +129,7 @@ def compile_template(doc: Mapping[str, Any], *, file: Path | str) -> CompiledTem
             raise BlueprintError(
                 file, obj, f"{field.rsplit('.', 1)[0]}.libs[{i}]", "must be a string"
             )
-        lib_package = _PACKAGE.search(lib)
+        lib_package = PACKAGE_RE.search(lib)
         if lib_package is None or not lib_package.group(1).startswith("lib."):
             # Gatekeeper: "library package must begin with `lib.`".
             raise BlueprintError(

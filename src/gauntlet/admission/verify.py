@@ -21,9 +21,10 @@ from typing import Any, TextIO
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from gauntlet.admission.gatekeeper import GatekeeperEngine, UserInfo
+from gauntlet.admission.gatekeeper import GatekeeperEngine
 from gauntlet.admission.rego import RegoWorker
 from gauntlet.blueprint.errors import BlueprintError
+from gauntlet.rbac import UserInfo
 from gauntlet.targets.base import TargetError
 
 SUITE_API = "test.gatekeeper.sh/v1alpha1"

@@ -30,7 +30,7 @@ import sys
 from typing import Any, BinaryIO
 
 _HEADER = struct.Struct("!I")
-_PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
+PACKAGE_RE = re.compile(r"^\s*package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
 
 
 def read_frame(stream: BinaryIO) -> bytes | None:
@@ -148,7 +148,7 @@ class _Host:
 
 
 def _package(source: str) -> str:
-    found = _PACKAGE.search(source)
+    found = PACKAGE_RE.search(source)
     return found.group(1) if found else ""
 
 

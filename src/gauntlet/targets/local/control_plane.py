@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gauntlet.admission.chain import AdmissionChain, WebhookState
-from gauntlet.admission.gatekeeper import GatekeeperEngine
 from gauntlet.admission.quota import QuotaLedger
 from gauntlet.admission.templates import EnforcementAction
 from gauntlet.blueprint.kube import Role, RoleBinding
@@ -115,9 +114,6 @@ class LocalControlPlane:
     def _replace_blueprint(self, bp: Blueprint) -> None:
         self.blueprint = bp
         self.chain.blueprint = bp
-
-    def engine(self) -> GatekeeperEngine:
-        return self.chain.engine
 
 
 def _param(params: Mapping[str, str], fault_id: str, key: str) -> str:
