@@ -377,3 +377,109 @@ class TestResponse:
         assert [
             (d.constraint, d.message) for d in parse_warnings(["[cost] add labels", "other"])
         ] == [("cost", "add labels")]
+
+
+# Templates that observe their parameters in different ways (shared-input planning).
+FLAG_REGO = """
+package k8stestflag
+
+violation[{"msg": "flag is set"}] {
+  input.parameters.flag
+}
+"""
+LABEL_REGO = """
+package k8stestlabel
+
+violation[{"msg": sprintf("label %v missing", [input.parameters["label"]])}] {
+  not input.review.object.metadata.labels[input.parameters["label"]]
+}
+"""
+COUNT_REGO = """
+package k8stestcount
+
+violation[{"msg": sprintf("%v parameters", [count(object.get(input, "parameters", {}))])}] {
+  true
+}
+"""
+
+
+class TestSharedInput:
+    """Constraints with different parameters share one parsed input only where no template can
+    tell: the answers are those each constraint gives with its own parameters alone."""
+
+    @staticmethod
+    def build(worker: RegoWorker, *constraints: dict[str, Any]) -> GatekeeperEngine:
+        templates = [
+            (F, template("K8sTestFlag", FLAG_REGO)),
+            (F, template("K8sTestLabel", LABEL_REGO)),
+            (F, template("K8sTestCount", COUNT_REGO)),
+        ]
+        return GatekeeperEngine.from_files(templates, [(F, c) for c in constraints], worker=worker)
+
+    def test_parameter_reads(self) -> None:
+        from gauntlet.admission.worker import parameter_reads
+
+        assert parameter_reads([FLAG_REGO]) == {"flag"}
+        assert parameter_reads([LABEL_REGO, "x := input.review.object.kind"]) == {"label"}
+        assert parameter_reads([COUNT_REGO]) is None
+        assert parameter_reads(["import input.parameters as p"]) is None
+        assert parameter_reads(["p := input\nq := p.parameters.x"]) is None
+        assert parameter_reads(["f { x := data.y with input as {} }"]) is None
+        assert parameter_reads(["myinput.parameters + input_x"]) == frozenset()
+
+    def test_absent_parameter_is_not_filled_from_another_constraint(
+        self, worker: RegoWorker
+    ) -> None:
+        eng = self.build(
+            worker,
+            constraint("K8sTestFlag", "unset", parameters={}),
+            constraint("K8sTestFlag", "set", parameters={"flag": True}),
+            constraint("K8sTestLabel", "label", parameters={"label": "team"}),
+        )
+        found = eng.review(pod("a/b:1", labels={"app": "x"}))
+        assert [(v.constraint_name, v.message) for v in found] == [
+            ("label", "label team missing"),
+            ("set", "flag is set"),
+        ]
+
+    def test_whole_parameter_readers_see_only_their_own(self, worker: RegoWorker) -> None:
+        eng = self.build(
+            worker,
+            constraint("K8sTestCount", "none", parameters={}),
+            constraint("K8sTestCount", "two", parameters={"a": 1, "b": 2}),
+            constraint("K8sTestLabel", "label", parameters={"label": "app"}),
+            constraint("K8sTestFlag", "set", parameters={"flag": True}),
+        )
+        found = {
+            v.constraint_name: v.message for v in eng.review(pod("a/b:1", labels={"app": "x"}))
+        }
+        assert found == {"none": "0 parameters", "two": "2 parameters", "set": "flag is set"}
+
+    def test_plan_merges_disjoint_readers_into_one_input(self) -> None:
+        from gauntlet.admission.worker import _Host
+
+        host = _Host()
+        mods = {"k8stestflag": FLAG_REGO, "k8stestlabel": LABEL_REGO, "k8stestcount": COUNT_REGO}
+        host.load(
+            {
+                "templates": {
+                    pkg: {
+                        "version": "v0",
+                        "modules": [["m.rego", src]],
+                        "rule": f"data.{pkg}.violation",
+                    }
+                    for pkg, src in mods.items()
+                },
+                "constraints": {
+                    "flag": ["k8stestflag", {"flag": True}],
+                    "label": ["k8stestlabel", {"label": "team"}],
+                    "unset": ["k8stestflag", {}],
+                    "count": ["k8stestcount", {"a": 1}],
+                },
+            }
+        )
+        assert [members for _, _, members in host.plan(("flag", "label"))] == [
+            [(0, "k8stestflag"), (1, "k8stestlabel")]
+        ]
+        plan = host.plan(("flag", "label", "unset", "count"))
+        assert [json for _, json, _ in plan] == ['{"flag":true,"label":"team"}', "{}", '{"a":1}']

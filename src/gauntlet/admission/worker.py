@@ -16,8 +16,15 @@ Every answer is ``{"ok": true, ...}`` or ``{"ok": false, "error": str}``.
 
 Templates share an engine unless their packages clash (two templates may ship different
 libraries under the same package name; Gatekeeper keeps each template in its own namespace), and
-constraints with equal parameters share one input: parsing the input is as costly as evaluating
-a simple template, and Gatekeeper's own driver likewise evaluates every template in one engine.
+constraints share one input where no template can tell the difference: parsing the input costs
+as much as evaluating a simple template, and Gatekeeper's own driver likewise evaluates every
+template in one engine. Constraints with equal parameters always share. Constraints with
+different parameters share an input holding the union of their parameters when each template
+reads its parameters only as ``input.parameters.<name>`` (or ``input.parameters["<name>"]``)
+and every name it reads has the same value, or the same absence, in the union as in its own
+constraint (see ``parameter_reads``); a template that touches ``input`` any other way (an
+alias, ``object.get(input.parameters, ...)``, an import, ``with input as``) gets its
+constraint's exact parameters.
 """
 
 from __future__ import annotations
@@ -31,6 +38,30 @@ from typing import Any, BinaryIO
 
 _HEADER = struct.Struct("!I")
 PACKAGE_RE = re.compile(r"^\s*package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
+_INPUT_RE = re.compile(r"(?<![\w])input(?![\w])")
+_REVIEW_RE = re.compile(r"\.review(?![\w])")
+_PARAM_RE = re.compile(r'\.parameters(?:\.([A-Za-z_]\w*)|\["([^"\\]*)"\])')
+_ABSENT = object()
+
+
+def parameter_reads(sources: list[str]) -> frozenset[str] | None:
+    """The parameter names a template reads, or None when it may observe its parameters in a
+    way other than ``input.parameters.<name>``; then it must see exactly its own.
+
+    Conservative by construction: every occurrence of the word ``input`` (in code, strings
+    or comments alike) must be ``input.review`` or ``input.parameters.<name>``.
+    """
+    names: set[str] = set()
+    for source in sources:
+        for found in _INPUT_RE.finditer(source):
+            rest = source[found.end() : found.end() + 200]
+            if _REVIEW_RE.match(rest):
+                continue
+            param = _PARAM_RE.match(rest)
+            if param is None:
+                return None
+            names.add(param.group(1) if param.group(1) is not None else param.group(2))
+    return frozenset(names)
 
 
 def read_frame(stream: BinaryIO) -> bytes | None:
@@ -60,6 +91,10 @@ class _Host:
         self.shared: list[tuple[Any, dict[str, str]]] = []  # engine, package -> source
         self.rules: dict[str, str] = {}
         self.constraints: dict[str, tuple[str, str]] = {}
+        self.params: dict[str, dict[str, Any] | None] = {}  # constraint id -> its parameters
+        self.reads: dict[str, frozenset[str] | None] = {}  # template id -> parameter_reads
+        # constraint ids of a request -> [(engine, input parameters JSON, [(position, tid)])]
+        self.plans: dict[tuple[str, ...], list[tuple[Any, str, list[tuple[int, str]]]]] = {}
         self.data: str | None = None
 
     def load(self, msg: dict[str, Any]) -> dict[str, Any]:
@@ -93,9 +128,72 @@ class _Host:
                 self.shared.append((trial, dict(packages)))
             self.engines[tid] = trial
             self.rules[tid] = spec["rule"]
+            self.reads[tid] = parameter_reads([source for _, source in modules])
         for cid, (tid, parameters) in msg.get("constraints", {}).items():
             self.constraints[cid] = (tid, json.dumps(parameters, separators=(",", ":")))
+            # Parameters that are not an object are never merged (None).
+            self.params[cid] = parameters if isinstance(parameters, dict) else None
+        self.plans.clear()
         return {"ok": True, "errors": errors}
+
+    def plan(self, cids: tuple[str, ...]) -> list[tuple[Any, str, list[tuple[int, str]]]]:
+        """How to evaluate one request's constraints: the inputs to set, and per input the
+        constraints to evaluate (see the module docstring for when constraints share)."""
+        cached = self.plans.get(cids)
+        if cached is not None:
+            return cached
+        # Per group: engine, merged parameters (None: exact), exact JSON, members.
+        groups: list[tuple[Any, dict[str, Any] | None, str, list[tuple[int, str, str]]]] = []
+        for pos, cid in enumerate(cids):
+            tid, params_json = self.constraints[cid]
+            engine = self.engines.get(tid)
+            if engine is None:
+                continue
+            own = self.params[cid]
+            mergeable = own is not None and self.reads.get(tid) is not None
+            for index, (g_engine, merged, exact, members) in enumerate(groups):
+                if g_engine is not engine:
+                    continue
+                if merged is None or not mergeable:
+                    if exact == params_json:
+                        members.append((pos, tid, cid))
+                        break
+                    continue
+                union = self._merge(merged, members, cid, tid)
+                if union is not None:
+                    groups[index] = (engine, union, exact, [*members, (pos, tid, cid)])
+                    break
+            else:
+                start = dict(own) if own is not None and mergeable else None
+                groups.append((engine, start, params_json, [(pos, tid, cid)]))
+        plan = [
+            (
+                engine,
+                exact if merged is None else json.dumps(merged, separators=(",", ":")),
+                [(pos, tid) for pos, tid, _ in members],
+            )
+            for engine, merged, exact, members in groups
+        ]
+        if len(self.plans) < 4096:
+            self.plans[cids] = plan
+        return plan
+
+    def _merge(
+        self, merged: dict[str, Any], members: list[tuple[int, str, str]], cid: str, tid: str
+    ) -> dict[str, Any] | None:
+        """The union of ``merged`` and ``cid``'s parameters when every member (and ``cid``)
+        reads the same values from it as from its own parameters; else None."""
+        union = dict(merged)
+        for key, value in (self.params[cid] or {}).items():
+            if key in union and union[key] != value:
+                return None
+            union[key] = value
+        for _, m_tid, m_cid in [*members, (0, tid, cid)]:
+            own = self.params[m_cid] or {}
+            for key in self.reads[m_tid] or ():
+                if union.get(key, _ABSENT) != own.get(key, _ABSENT):
+                    return None
+        return union
 
     def _engine_for(self, packages: dict[str, str], *, v0: bool) -> Any:
         """A shared engine where none of ``packages`` is defined differently, or a new one."""
@@ -125,16 +223,11 @@ class _Host:
         parts: list[str] = []
         for review_json, cids in items:
             answers: list[str] = ["null"] * len(cids)
-            groups: dict[tuple[int, str], list[tuple[int, str]]] = {}
             for pos, cid in enumerate(cids):
-                tid, params_json = self.constraints[cid]
-                engine = self.engines.get(tid)
-                if engine is None:
+                tid = self.constraints[cid][0]
+                if tid not in self.engines:
                     answers[pos] = json.dumps({"error": f"template {tid} is not loaded"})
-                    continue
-                groups.setdefault((id(engine), params_json), []).append((pos, tid))
-            for (_, params_json), members in groups.items():
-                engine = self.engines[members[0][1]]
+            for engine, params_json, members in self.plan(tuple(cids)):
                 engine.set_input_json(
                     '{"review":' + review_json + ',"parameters":' + params_json + "}"
                 )
