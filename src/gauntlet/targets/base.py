@@ -55,6 +55,9 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class HttpRequest:
+    """An HTTP probe's request. ``path`` is the request target sent verbatim (query included);
+    a ``host`` header in ``headers`` replaces the default ``<ip>:<port>``."""
+
     method: str = "GET"
     path: str = "/"
     headers: tuple[tuple[str, str], ...] = ()
@@ -148,6 +151,30 @@ class AuditFinding:
 
 
 @dataclass(frozen=True)
+class L7Flow:
+    """One request seen by an L7 proxy (Cilium's Envoy, the sandbox's proxy): the evidence of
+    an L7 verdict, like a Hubble L7 flow.
+
+    ``verdict`` is ``forwarded`` (passed to the application), ``denied`` (403 "Access denied"),
+    ``redirected`` (307, escaped slashes) or ``rejected`` (400, malformed request).
+    ``side`` says whose rules decided a denial: ``egress`` (the source's) or ``ingress``
+    (the destination's); empty when forwarded.
+    """
+
+    time: float
+    source: str
+    destination: str
+    port: int
+    method: str
+    path: str
+    verdict: str
+    status: int
+    side: str = ""
+    host: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class Subject:
     """Who asks ``can_i``: a user, a group member or a service account."""
 
@@ -205,6 +232,11 @@ class Target(Protocol):
 
     def audit(self) -> list[AuditFinding]:
         """Gatekeeper audit results over the objects that exist (constraint status on clusters)."""
+        ...
+
+    def l7_flows(self, *, since: float | None = None) -> list[L7Flow]:
+        """L7 proxy access-log entries (oldest first), optionally only those after ``since``
+        (a ``time.time()`` value); raises NotSupportedByTarget where none can be read."""
         ...
 
     def load_entrypoint(self, namespace: str, service: str, *, port: int) -> str:
