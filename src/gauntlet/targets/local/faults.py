@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from gauntlet.policy import Direction, PeerSet, PolicySet, Rule, SelectedPolicy
 from gauntlet.targets.base import PlantedFault, TargetError
 from gauntlet.targets.local.control_plane import ADMISSION_FAULTS
+from gauntlet.targets.local.l7 import L7Options
 from gauntlet.targets.local.nftables import CompileOptions
 
 if TYPE_CHECKING:
@@ -22,6 +23,17 @@ FAULTS: dict[str, str] = {
     "enforcement-off-pod": "policy enforcement is switched off for one pod (endpoint not "
     "programmed by the agent)",
     **ADMISSION_FAULTS,
+    "l7-proxy-bypassed": "L7 rules are not enforced: traffic to HTTP-governed ports bypasses "
+    "the proxy (redirect missing)",
+    "l7-path-unanchored": "the L7 proxy matches path regexes unanchored (a search, not a "
+    "whole-path match)",
+    "l7-method-dropped": "the L7 proxy ignores the method of HTTP rules",
+}
+
+_L7_FAULTS = {
+    "l7-proxy-bypassed": L7Options(bypass=True),
+    "l7-path-unanchored": L7Options(unanchored=True),
+    "l7-method-dropped": L7Options(ignore_method=True),
 }
 
 
@@ -54,6 +66,8 @@ def plant_fault(sandbox: LocalSandbox, fault: PlantedFault) -> None:
             ),
         )
         sandbox.reapply(PolicySet((*pset.policies, planted)), CompileOptions())
+    elif fault.id in _L7_FAULTS:
+        sandbox.reapply(pset, CompileOptions(l7=_L7_FAULTS[fault.id]))
     elif fault.id == "enforcement-off-pod":
         sandbox.reapply(pset, CompileOptions(unenforced=frozenset({params["pod"]})))
     else:

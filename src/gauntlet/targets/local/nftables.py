@@ -14,9 +14,10 @@ This is the sandbox's *enforcement* and is written independently of ``gauntlet.o
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gauntlet.policy import Direction, PolicySet, PortMatch, Rule
+from gauntlet.targets.local.l7 import L7Options
 from gauntlet.targets.local.plan import SandboxPlan, ServicePlan
 
 TABLE = "gauntlet"
@@ -31,11 +32,12 @@ class CompileOptions:
     """Knobs used by selfcheck to plant enforcement faults (never by normal runs).
 
     ``unenforced`` pods have no policy applied at all, as if the agent never programmed their
-    endpoint. ``disabled`` switches enforcement off entirely.
+    endpoint. ``disabled`` switches enforcement off entirely. ``l7`` plants L7 proxy faults.
     """
 
     unenforced: frozenset[str] = frozenset()
     disabled: bool = False
+    l7: L7Options = field(default_factory=L7Options)
 
 
 def _set(items: Iterable[str]) -> str:
@@ -69,9 +71,7 @@ class _Compiler:
         self.ip = [p.ip for p in plan.pods]
         self.skip = {p.index for p in plan.pods if p.key in options.unenforced}
 
-    def named(
-        self, name: str, protocol: str, owners: Iterable[int]
-    ) -> list[tuple[str, int, str]]:
+    def named(self, name: str, protocol: str, owners: Iterable[int]) -> list[tuple[str, int, str]]:
         out = []
         for idx in owners:
             for proto in ("TCP", "UDP", "SCTP") if protocol == "ANY" else (protocol,):

@@ -31,6 +31,7 @@ from gauntlet.targets.base import (
     AdmissionResult,
     AuditFinding,
     DeployReport,
+    L7Flow,
     NotSupportedByTarget,
     Outcome,
     PlantedFault,
@@ -41,6 +42,7 @@ from gauntlet.targets.base import (
     TargetError,
 )
 from gauntlet.targets.local.control_plane import LocalControlPlane
+from gauntlet.targets.local.l7 import compile_l7
 from gauntlet.targets.local.nftables import CompileOptions, compile_policy, compile_services
 from gauntlet.targets.local.plan import SandboxPlan, make_plan
 
@@ -244,8 +246,26 @@ class LocalSandbox:
     def _apply(self) -> None:
         assert self.plan is not None and self.policies is not None
         self.revision += 1
-        ruleset = compile_policy(self.policies, self.plan, self._compile_options)
+        opts = self._compile_options
+        ruleset = compile_policy(self.policies, self.plan, opts)
+        l7 = compile_l7(
+            self.policies,
+            self.plan,
+            opts.l7,
+            unenforced=opts.unenforced,
+            disabled=opts.disabled,
+            revision=self.revision,
+        )
+        # L3/L4 first: a connection the new policy drops must never reach a proxy that would
+        # still let it through.
         resp = self.call({"op": "apply_policy", "ruleset": ruleset, "revision": self.revision})
+        self.call(
+            {
+                "op": "apply_l7",
+                "pods": {k: {"config": v.config, "ruleset": v.ruleset} for k, v in l7.items()},
+            },
+            timeout_s=120,
+        )
         self.applied_revision = int(resp["revision"])
 
     def wait_policy_converged(self, *, timeout_s: float) -> bool:
@@ -372,6 +392,34 @@ class LocalSandbox:
 
     def audit(self) -> list[AuditFinding]:
         return self._control().audit()
+
+    def l7_flows(self, *, since: float | None = None) -> list[L7Flow]:
+        """The proxies' access logs (every pod's), oldest first."""
+        flows: list[L7Flow] = []
+        for path in sorted((self.state_dir / "p").glob("*.l7.log")):
+            with contextlib.suppress(OSError):
+                for line in path.read_text(encoding="utf-8").splitlines():
+                    try:
+                        rec = json.loads(line)
+                        flow = L7Flow(
+                            time=float(rec["time"]),
+                            source=str(rec["source"]),
+                            destination=str(rec["destination"]),
+                            port=int(rec["port"]),
+                            method=str(rec["method"]),
+                            path=str(rec["path"]),
+                            verdict=str(rec["verdict"]),
+                            status=int(rec["status"]),
+                            side=str(rec.get("side", "")),
+                            host=str(rec.get("host", "")),
+                            reason=str(rec.get("reason", "")),
+                        )
+                    except (ValueError, KeyError, TypeError):
+                        continue  # a line being written
+                    if since is None or flow.time >= since:
+                        flows.append(flow)
+        flows.sort(key=lambda f: f.time)
+        return flows
 
     # -- verbs that arrive with later issues -----------------------------------------------
 

@@ -27,6 +27,7 @@ from gauntlet.targets.local import ns
 from gauntlet.targets.local.plan import GATEWAY, POD_CIDR, SERVICE_CIDR
 
 AGENT = Path(__file__).resolve().parents[2] / "agent" / "agent.py"
+L7PROXY = Path(__file__).resolve().parent / "l7proxy.py"
 BRIDGE = "gbr0"
 RESTART_BACKOFF_S = 0.2
 READY_TIMEOUT_S = 30.0
@@ -34,6 +35,9 @@ READY_TIMEOUT_S = 30.0
 
 class SetupError(RuntimeError):
     pass
+
+
+_CLEAR_L7 = "table ip gauntlet_l7 {}\ndelete table ip gauntlet_l7\n"
 
 
 async def run(*argv: str, stdin: str | None = None) -> str:
@@ -64,6 +68,10 @@ class Pod:
     ready: bool = False
     start_latency_ms: float | None = None
     task: asyncio.Task[None] | None = field(default=None, repr=False)
+    # The pod's L7 proxy (only for pods with HTTP-governed ports) and what it enforces.
+    l7_config: dict[str, Any] | None = None
+    l7_ruleset: str = ""
+    proxy: asyncio.subprocess.Process | None = None
 
 
 class Supervisor:
@@ -74,6 +82,7 @@ class Supervisor:
         self.policy_revision = 0
         self.stopping = False
         self.shutdown_event = asyncio.Event()
+        self.l7_pending: dict[str, Any] = {}
 
     async def setup_network(self) -> None:
         for path, value in (
@@ -156,6 +165,11 @@ class Supervisor:
         )
         if self.services_ruleset:
             await run("nsenter", "-t", pid, "-n", "nft", "-f", "-", stdin=self.services_ruleset)
+        if pod.l7_config is not None:
+            # A new incarnation has a new network namespace: its proxy starts there first,
+            # then the redirect, so a governed port is never reachable around the proxy.
+            await self.stop_proxy(pod)
+            await self.apply_l7(pod)
         deadline = time.monotonic() + READY_TIMEOUT_S
         while not os.path.exists(pod.ready_file):
             if pod.proc.returncode is not None or time.monotonic() > deadline:
@@ -165,6 +179,102 @@ class Supervisor:
             await asyncio.sleep(0.01)
         pod.ready = True
         pod.start_latency_ms = (time.monotonic() - started) * 1000
+
+    def l7_paths(self, pod: Pod) -> tuple[Path, Path, Path]:
+        base = self.state_dir / "p" / str(pod.index)
+        return (
+            base.with_suffix(".l7.json"),
+            base.with_suffix(".l7.ready"),
+            base.with_suffix(".l7.log"),
+        )
+
+    async def apply_l7(self, pod: Pod) -> None:
+        """Bring the pod's proxy and redirect in line with ``pod.l7_config``/``l7_ruleset``."""
+        assert pod.proc is not None
+        pid = str(pod.proc.pid)
+        config_path, ready, log = self.l7_paths(pod)
+        if pod.l7_config is None:
+            with contextlib.suppress(SetupError):
+                await run("nsenter", "-t", pid, "-n", "nft", "-f", "-", stdin=_CLEAR_L7)
+            await self.stop_proxy(pod)
+            return
+        config = dict(pod.l7_config, log=str(log))
+        tmp = config_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(config))
+        os.replace(tmp, config_path)
+        loaded = Path(str(config_path) + ".loaded")
+        if pod.proxy is None or pod.proxy.returncode is not None:
+            with contextlib.suppress(FileNotFoundError):
+                ready.unlink()
+            pod.proxy = await asyncio.create_subprocess_exec(
+                "nsenter",
+                "-t",
+                pid,
+                "-n",
+                sys.executable,
+                "-I",
+                "-S",
+                str(L7PROXY),
+                "--config",
+                str(config_path),
+                "--ready-file",
+                str(ready),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+            )
+            await self._wait_file(ready, pod, what="L7 proxy")
+        else:
+            pod.proxy.send_signal(signal.SIGHUP)
+            want = str(config.get("revision", 0))
+            deadline = time.monotonic() + READY_TIMEOUT_S
+            while not (loaded.exists() and loaded.read_text() == want):
+                if time.monotonic() > deadline:
+                    raise SetupError(f"L7 proxy of {pod.key} did not load revision {want}")
+                await asyncio.sleep(0.01)
+        await run("nsenter", "-t", pid, "-n", "nft", "-f", "-", stdin=pod.l7_ruleset)
+
+    async def _wait_file(self, path: Path, pod: Pod, *, what: str) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not path.exists():
+            proc = pod.proxy
+            if (proc is not None and proc.returncode is not None) or time.monotonic() > deadline:
+                raise SetupError(f"{what} of {pod.key} did not start")
+            await asyncio.sleep(0.01)
+
+    async def stop_proxy(self, pod: Pod) -> None:
+        proc, pod.proxy = pod.proxy, None
+        if proc is None or proc.returncode is not None:
+            return
+        proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), 2)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+    async def op_apply_l7(self, req: dict[str, Any]) -> dict[str, Any]:
+        """Per pod key: {"config": {...}, "ruleset": "..."}; pods not named lose their proxy."""
+        wanted: dict[str, Any] = req["pods"]
+        changed = []
+        for pod in self.pods.values():
+            spec = wanted.get(pod.key)
+            config = None if spec is None else spec["config"]
+            ruleset = "" if spec is None else spec["ruleset"]
+            if config == pod.l7_config and ruleset == pod.l7_ruleset and pod.proxy is not None:
+                continue
+            if config is None and pod.l7_config is None:
+                continue
+            pod.l7_config, pod.l7_ruleset = config, ruleset
+            changed.append(pod)
+        # Pods deployed later pick their spec up when they start.
+        self.l7_pending = {k: v for k, v in wanted.items() if k not in self.pods}
+
+        async def one(pod: Pod) -> None:
+            if pod.proc is not None and pod.proc.returncode is None and pod.ready:
+                await self.apply_l7(pod)
+
+        await asyncio.gather(*(one(p) for p in changed))
+        return {"ok": True, "proxies": sorted(p.key for p in self.pods.values() if p.proxy)}
 
     async def keep_running(self, pod: Pod) -> None:
         """The controller: a pod whose process dies is started again, like a ReplicaSet."""
@@ -196,6 +306,9 @@ class Supervisor:
                 socket=str(pod_dir / f"{spec['index']}.sock"),
                 ready_file=str(pod_dir / f"{spec['index']}.ready"),
             )
+            l7 = self.l7_pending.pop(pod.key, None)
+            if l7 is not None:
+                pod.l7_config, pod.l7_ruleset = l7["config"], l7["ruleset"]
             self.pods[pod.key] = pod
             new.append(pod)
         # Bounded parallelism: process start-up is CPU-bound on two cores.
@@ -259,6 +372,8 @@ class Supervisor:
                         resp = self.op_status(req)
                     elif op == "kill_pod":
                         resp = await self.op_kill_pod(req)
+                    elif op == "apply_l7":
+                        resp = await self.op_apply_l7(req)
                     elif op == "nft_list":
                         resp = await self.op_nft_list(req)
                     elif op == "shutdown":
@@ -275,6 +390,7 @@ class Supervisor:
 
     async def stop_pods(self) -> None:
         self.stopping = True
+        await asyncio.gather(*(self.stop_proxy(p) for p in self.pods.values()))
         for pod in self.pods.values():
             if pod.proc is not None and pod.proc.returncode is None:
                 pod.proc.terminate()
