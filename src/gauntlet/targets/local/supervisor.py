@@ -282,6 +282,9 @@ class Supervisor:
             assert pod.proc is not None
             await pod.proc.wait()
             pod.ready = False
+            # The proxy keeps the dead pod's network namespace (and its address, which would
+            # still answer ARP beside the new incarnation) alive: it goes first.
+            await self.stop_proxy(pod)
             if self.stopping:
                 return
             await asyncio.sleep(RESTART_BACKOFF_S)
