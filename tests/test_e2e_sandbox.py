@@ -88,7 +88,14 @@ def agent_call(sock_path: str, request: dict[str, Any], *, timeout_s: float = 15
 
 
 def vip_probe(
-    sandbox: LocalSandbox, src: str, vip: str, *, timeout_s: float, count: int = 1
+    sandbox: LocalSandbox,
+    src: str,
+    vip: str,
+    *,
+    timeout_s: float,
+    count: int = 1,
+    path: str = "/api/v1/health",
+    headers: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     probes = [
         {
@@ -98,7 +105,7 @@ def vip_probe(
             "protocol": "TCP",
             "mode": "http",
             "timeout_s": timeout_s,
-            "http": {"method": "GET", "path": "/api/v1/health", "headers": {}},
+            "http": {"method": "GET", "path": path, "headers": headers or {}},
         }
         for i in range(count)
     ]
@@ -194,8 +201,16 @@ def test_service_vip_reaches_a_backend_over_http(sandbox: LocalSandbox) -> None:
         assert result["outcome"] == "http", result
         assert result["http_status"] == 200, result
         assert result["peer"] in backends, result
-    # The one cross-tenant flow also works through the VIP.
-    (cross,) = vip_probe(sandbox, "team-beta/client-0", svc.vip, timeout_s=2)
+    # The one cross-tenant flow also works through the VIP, for what its L7 rules allow
+    # (tenants/team-alpha/cross-tenant.yaml: GET items with team-beta's token).
+    (cross,) = vip_probe(
+        sandbox,
+        "team-beta/client-0",
+        svc.vip,
+        timeout_s=2,
+        path="/api/v1/items/7",
+        headers={"X-Tenant-Token": "beta-7c41e9"},
+    )
     assert cross["outcome"] == "http" and cross["peer"] in backends, cross
 
 
