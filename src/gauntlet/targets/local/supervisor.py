@@ -29,6 +29,7 @@ from gauntlet.targets.local.plan import GATEWAY, POD_CIDR, SERVICE_CIDR
 AGENT = Path(__file__).resolve().parents[2] / "agent" / "agent.py"
 L7PROXY = Path(__file__).resolve().parent / "l7proxy.py"
 BRIDGE = "gbr0"
+BRIDGE_MAC = "02:67:61:75:6e:01"  # locally administered
 RESTART_BACKOFF_S = 0.2
 READY_TIMEOUT_S = 30.0
 
@@ -72,6 +73,7 @@ class Pod:
     l7_config: dict[str, Any] | None = None
     l7_ruleset: str = ""
     proxy: asyncio.subprocess.Process | None = None
+    veth: str = ""
 
 
 class Supervisor:
@@ -97,7 +99,10 @@ class Supervisor:
             "-",
             stdin=(
                 "link set lo up\n"
-                f"link add {BRIDGE} type bridge\n"
+                # A fixed MAC: a bridge otherwise takes the lowest MAC of its ports, which
+                # changes whenever a pod restarts, and every pod's ARP entry for the gateway
+                # would go stale (its traffic blackholed until the entry expires).
+                f"link add {BRIDGE} address {BRIDGE_MAC} type bridge\n"
                 f"addr add {GATEWAY}/{POD_CIDR.prefixlen} dev {BRIDGE}\n"
                 f"link set {BRIDGE} up\n"
                 f"route add {SERVICE_CIDR} dev {BRIDGE}\n"
@@ -133,6 +138,7 @@ class Supervisor:
         )
         pod.incarnation += 1
         veth = f"g{pod.index}i{pod.incarnation}"[:15]
+        pod.veth = veth
         pid = str(pod.proc.pid)
         await run(
             "ip",
@@ -285,6 +291,11 @@ class Supervisor:
             # The proxy keeps the dead pod's network namespace (and its address, which would
             # still answer ARP beside the new incarnation) alive: it goes first.
             await self.stop_proxy(pod)
+            # The kernel tears a dead namespace down lazily; until then its veth still answers
+            # ARP for the pod's address. Deleting our end removes the pair at once.
+            if pod.veth:
+                with contextlib.suppress(SetupError):
+                    await run("ip", "link", "del", pod.veth)
             if self.stopping:
                 return
             await asyncio.sleep(RESTART_BACKOFF_S)
