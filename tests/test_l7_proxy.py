@@ -289,3 +289,28 @@ class TestOnSandbox:
         else:
             pytest.fail("web/api-0 was not restarted")
         assert self.probe_cases(sandbox) == [c[-1] for c in self.CASES]
+
+    def test_a_crashed_proxy_is_restarted(self, sandbox: Any) -> None:
+        import signal
+
+        from gauntlet.targets.local.supervisor import L7PROXY
+
+        mine = f"/{sandbox.sandbox_name}/p/"
+        pids = []
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                try:
+                    with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                        cmd = f.read().replace(b"\0", b" ").decode()
+                except OSError:
+                    continue
+                if str(L7PROXY) in cmd and mine in cmd:
+                    pids.append(int(entry.name))
+        assert len(pids) == 1, pids
+        os.kill(pids[0], signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.probe_cases(sandbox) == [c[-1] for c in self.CASES]:
+                return
+            time.sleep(0.1)
+        pytest.fail("the L7 proxy was not restarted")

@@ -74,6 +74,7 @@ class Pod:
     l7_ruleset: str = ""
     proxy: asyncio.subprocess.Process | None = None
     veth: str = ""
+    proxy_watch: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
 class Supervisor:
@@ -229,6 +230,7 @@ class Supervisor:
                 stdout=subprocess.DEVNULL,
             )
             await self._wait_file(ready, pod, what="L7 proxy")
+            pod.proxy_watch = asyncio.create_task(self._watch_proxy(pod, pod.proxy))
         else:
             pod.proxy.send_signal(signal.SIGHUP)
             want = str(config.get("revision", 0))
@@ -238,6 +240,19 @@ class Supervisor:
                     raise SetupError(f"L7 proxy of {pod.key} did not load revision {want}")
                 await asyncio.sleep(0.01)
         await run("nsenter", "-t", pid, "-n", "nft", "-f", "-", stdin=pod.l7_ruleset)
+
+    async def _watch_proxy(self, pod: Pod, proc: asyncio.subprocess.Process) -> None:
+        """A proxy that dies while its pod lives is started again (as Cilium restarts Envoy);
+        until then its redirected ports refuse connections."""
+        await proc.wait()
+        await asyncio.sleep(RESTART_BACKOFF_S)
+        alive = pod.proc is not None and pod.proc.returncode is None and pod.ready
+        if pod.proxy is proc and alive and not self.stopping and pod.l7_config is not None:
+            pod.proxy = None
+            try:
+                await self.apply_l7(pod)
+            except SetupError as exc:
+                print(f"restart of the L7 proxy of {pod.key} failed: {exc}", file=sys.stderr)
 
     async def _wait_file(self, path: Path, pod: Pod, *, what: str) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
