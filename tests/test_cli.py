@@ -53,7 +53,7 @@ def test_matrix_with_outsider_adds_the_probe_pod(capsys: pytest.CaptureFixture[s
 def test_matrix_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["matrix", "--json"]) == ExitCode.OK
     data = json.loads(capsys.readouterr().out)
-    assert data["schema"] == "gauntlet.matrix/v1"
+    assert data["schema"] == "gauntlet.matrix/v2"
     assert data["summary"]["cells"] == len(data["cells"])
     assert data["summary"]["allowed"] == sum(c["allowed"] for c in data["cells"])
     assert all(isinstance(c["reason"], str) and c["reason"] for c in data["cells"])

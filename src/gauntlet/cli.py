@@ -13,7 +13,7 @@ from gauntlet.blueprint import BlueprintError, load_blueprint
 from gauntlet.blueprint.probes import with_outsider
 from gauntlet.exitcodes import ExitCode
 from gauntlet.oracle import compute_truth_table
-from gauntlet.oracle.render import LEGEND, expected_grid, table_json
+from gauntlet.oracle.render import LEGEND, expected_grid, l7_section, table_json
 from gauntlet.plugin import REFERENCE_PLATFORM
 
 SUITES_DIR = Path(os.environ.get("GAUNTLET_SUITES", Path(__file__).resolve().parents[2] / "suites"))
@@ -121,6 +121,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
             "(rows: source pods, columns: destination pod:port)",
         )
     )
+    print(f"\n{l7_section(table)}")
     print(f"\n{LEGEND}")
     print(
         f"{len(table.expectations)} cells, {table.allowed_count} allowed, "

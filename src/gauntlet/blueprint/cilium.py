@@ -8,6 +8,8 @@ node selectors, ...) are listed in ``UNSUPPORTED_RULE_FIELDS`` with the reason g
 
 from __future__ import annotations
 
+import re
+import warnings
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -82,6 +84,74 @@ class PortProtocol(_Strict):
         return value
 
 
+# Constructs Python's ``re`` accepts that RE2 (Envoy's regex engine for Cilium's HTTP rules)
+# rejects: the "NOT SUPPORTED" entries of https://github.com/google/re2/wiki/Syntax.
+_RE2_UNSUPPORTED: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\(\?<?[=!]"), "lookahead and lookbehind assertions"),
+    (re.compile(r"\(\?>"), "atomic groups"),
+    (re.compile(r"\(\?P="), "named backreferences (?P=name)"),
+    (re.compile(r"\\[1-9]"), "backreferences (\\1 .. \\9)"),
+    (re.compile(r"\(\?\("), "conditional groups"),
+    (re.compile(r"\(\?#"), "comment groups (?#...)"),
+    (re.compile(r"\\Z"), "\\Z (RE2 spells the end of text \\z)"),
+    (re.compile(r"(?:[*+?]|\{\d+(?:,\d*)?\})\+"), "possessive quantifiers (*+, ++, ?+, {n}+)"),
+)
+
+
+def _skeleton(pattern: str) -> tuple[str, bool]:
+    """``pattern`` with bracket expressions and escaped punctuation reduced to ``_`` (so ``[(?=]``
+    and ``\\(?=`` are not read as lookaheads), and whether it has a POSIX class ``[:name:]``."""
+    out: list[str] = []
+    posix = False
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\":
+            nxt = pattern[i + 1 : i + 2]
+            out.append("\\" + nxt if nxt.isalnum() else "_")
+            i += 2
+        elif ch == "[":
+            j = i + 1
+            j += pattern.startswith("^", j)
+            j += pattern.startswith("]", j)  # a leading ']' is a member
+            while j < n and pattern[j] != "]":
+                close = pattern.find(":]", j + 2) if pattern.startswith("[:", j) else -1
+                if close != -1:
+                    posix, j = True, close + 2
+                else:
+                    j += 2 if pattern[j] == "\\" else 1
+            out.append("_")
+            i = j + 1
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out), posix
+
+
+def check_re2(pattern: str) -> str | None:
+    """Why ``pattern`` cannot serve as a Cilium HTTP rule regex, or None if it can.
+
+    Cilium hands ``path``, ``method`` and ``host`` to Envoy as RE2 regexes (pkg/envoy/server.go
+    getHTTPRule); Gauntlet evaluates them with Python's ``re``. So a pattern must be RE2 (or
+    Envoy refuses the policy) and must compile in Python (or the oracle cannot evaluate it). The
+    RE2 side is a syntactic check of the constructs RE2 lists as unsupported; RE2's program-size
+    limit is not checked.
+    """
+    skeleton, posix = _skeleton(pattern)
+    for construct, name in _RE2_UNSUPPORTED:
+        if construct.search(skeleton):
+            return f"RE2, the regex engine Envoy uses for Cilium, does not support {name}"
+    if posix:
+        return "POSIX classes such as [[:alpha:]] are RE2 syntax that Python reads differently"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            re.compile(pattern)
+    except re.error as exc:
+        return f"not a regular expression Gauntlet can evaluate ({exc})"
+    return None
+
+
 class HTTPHeaderMatch(_Strict):
     name: str
     value: str | None = None
@@ -97,6 +167,15 @@ class HTTPRule(_Strict):
     host: str | None = None
     headers: tuple[str, ...] = ()
     header_matches: tuple[HTTPHeaderMatch, ...] = Field(default=(), alias="headerMatches")
+
+    @field_validator("method", "path", "host")
+    @classmethod
+    def _re2_regex(cls, value: str | None) -> str | None:
+        if value:
+            problem = check_re2(value)
+            if problem is not None:
+                raise ValueError(f"regex {value!r}: {problem}")
+        return value
 
 
 class DNSRule(_Strict):

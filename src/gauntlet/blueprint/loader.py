@@ -251,6 +251,9 @@ def _from_validation(path: Path, obj: str, kind: str, exc: ValidationError) -> B
         return BlueprintError(path, obj, field, "missing required field")
     if err["type"] in ("literal_error", "enum"):
         return BlueprintError(path, obj, field, f"invalid value {err.get('input')!r}: {err['msg']}")
+    if err["type"] == "value_error" and "error" in err.get("ctx", {}):
+        # Our own validators' messages, without pydantic's "Value error, " prefix.
+        return BlueprintError(path, obj, field, str(err["ctx"]["error"]))
     return BlueprintError(path, obj, field, err["msg"])
 
 

@@ -6,12 +6,24 @@ Per direction, as Cilium enforces it:
 2. otherwise, an endpoint no policy puts into default-deny for that direction allows it;
 3. otherwise it is allowed only if some allow rule of a selecting policy matches peer and port.
 Self-traffic (a pod to itself) has no cell: it never leaves the pod's network namespace.
+
+L7 (HTTP rules, ``toPorts[].rules.http``) is decided per side, as Cilium enforces it: the source's
+egress rules run in the source's proxy, the destination's ingress rules in the destination's, and
+a request must pass both. Per endpoint, direction and port, one allow rule carrying HTTP rules
+redirects *all* traffic on that port to the proxy; a peer allowed there by a rule without HTTP
+rules gets a wildcard HTTP rule (Cilium pkg/policy ``wildcardL3L4Rule``: ``HTTP: [{}]``), so it
+is proxied but unrestricted at L7. An empty ``http: []`` is no L7 rule (Cilium: ``IsEmpty``).
+Approximations: port clauses are compared by the ports they cover, while Cilium keys its L4
+filters by the clause as written (a peer allowed only through a port range may bypass a proxy on
+one port of it); HTTP rules on non-TCP cells are ignored (the proxy is an HTTP/TCP proxy); with
+``enableDefaultDeny: false`` only peers matched by a rule carrying HTTP rules are proxied.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from gauntlet.blueprint.cilium import HTTPRule
 from gauntlet.blueprint.model import Blueprint
@@ -37,15 +49,26 @@ class Cell:
 class Expectation:
     """The oracle's verdict for a cell, with the reasons for each direction.
 
-    ``l7_rules`` is None when L7 is unrestricted, else the union of HTTP rules that govern the
-    cell (from the ingress side, where Cilium's proxy enforces them; egress L7 rules are added).
+    Only allowed cells carry L7 information. ``l7_egress`` / ``l7_ingress`` are the HTTP rules of
+    the source's egress / destination's ingress side, one of which must match a request (None:
+    unrestricted on that side). ``l7_proxied``: requests on this cell traverse an L7 proxy at
+    all (and so are normalised by Envoy), whether or not either side restricts them.
     """
 
     cell: Cell
     allowed: bool
     egress_reason: str
     ingress_reason: str
-    l7_rules: tuple[HTTPRule, ...] | None = None
+    l7_egress: tuple[HTTPRule, ...] | None = None
+    l7_ingress: tuple[HTTPRule, ...] | None = None
+    l7_proxied: bool = False
+
+    @property
+    def l7_rules(self) -> tuple[HTTPRule, ...] | None:
+        """Both sides' HTTP rules together (None: unrestricted on both); see ``l7_egress``."""
+        if self.l7_egress is None and self.l7_ingress is None:
+            return None
+        return (self.l7_egress or ()) + (self.l7_ingress or ())
 
     @property
     def reason(self) -> str:
@@ -91,16 +114,26 @@ def _port_matches(pm: PortMatch, cell: Cell, peer_of_port: Endpoint) -> bool:
     return pm.port == cell.port
 
 
-def _rule_matches(rule: Rule, peer: Endpoint, cell: Cell, dst: Endpoint) -> PortMatch | bool:
-    """False if the rule does not cover the cell, else the matching port clause (or True)."""
-    if not rule.peers.contains(peer.index):
-        return False
+def _matching_ports(rule: Rule, cell: Cell, dst: Endpoint) -> tuple[PortMatch, ...] | None:
+    """The rule's port clauses that cover the cell's port (``()``: an L3-only rule), or None."""
     if rule.ports is None:
-        return True
-    for pm in rule.ports:
-        if _port_matches(pm, cell, dst):
-            return pm
-    return False
+        return ()
+    hits = tuple(pm for pm in rule.ports if _port_matches(pm, cell, dst))
+    return hits or None
+
+
+def _http(pm: PortMatch, cell: Cell) -> tuple[HTTPRule, ...] | None:
+    """The clause's HTTP rules if they govern this cell (TCP, non-empty list), else None."""
+    return pm.http if pm.http and cell.protocol == "TCP" else None
+
+
+class _Side(NamedTuple):
+    """One direction's verdict for a cell, with its L7 part (a tuple: built once per cell)."""
+
+    allowed: bool
+    reason: str
+    l7: tuple[HTTPRule, ...] | None = None  # None: unrestricted at L7 for this peer
+    proxied: bool = False  # this endpoint's proxy handles the cell's port in this direction
 
 
 @dataclass
@@ -110,10 +143,11 @@ class _DirectionIndex:
     enforced_by: dict[int, list[str]]
     allows: dict[int, list[Rule]]
     denies: dict[int, list[Rule]]
+    http_allows: dict[int, list[Rule]]  # the allows with HTTP rules on some port clause
 
 
 def _index(policies: PolicySet, direction: Direction, n: int) -> _DirectionIndex:
-    idx = _DirectionIndex({}, {i: [] for i in range(n)}, {i: [] for i in range(n)})
+    idx = _DirectionIndex({}, {i: [] for i in range(n)}, {i: [] for i in range(n)}, {})
     for pol in policies.policies:
         dd = pol.default_deny_ingress if direction is Direction.INGRESS else pol.default_deny_egress
         rules = [r for r in pol.rules if r.direction is direction]
@@ -122,33 +156,51 @@ def _index(policies: PolicySet, direction: Direction, n: int) -> _DirectionIndex
                 idx.enforced_by.setdefault(subject, []).append(pol.ref)
             for r in rules:
                 (idx.denies if r.deny else idx.allows)[subject].append(r)
+                if not r.deny and r.ports and any(pm.http for pm in r.ports):
+                    idx.http_allows.setdefault(subject, []).append(r)
     return idx
 
 
 def _evaluate(
     idx: _DirectionIndex, subject: Endpoint, peer: Endpoint, cell: Cell, dst: Endpoint
-) -> tuple[bool, str, tuple[HTTPRule, ...] | None]:
+) -> _Side:
     for rule in idx.denies[subject.index]:
-        if _rule_matches(rule, peer, cell, dst):
-            return False, f"denied by {rule.origin}", None
-    enforcing = idx.enforced_by.get(subject.index)
-    if not enforcing:
-        return True, "not selected by a default-deny policy", None
+        if rule.peers.contains(peer.index) and _matching_ports(rule, cell, dst) is not None:
+            return _Side(False, f"denied by {rule.origin}")
     allowed_by: list[str] = []
     l7: list[HTTPRule] = []
     unrestricted = False
     for rule in idx.allows[subject.index]:
-        hit = _rule_matches(rule, peer, cell, dst)
-        if hit is False:
+        if not rule.peers.contains(peer.index):
+            continue
+        ports = _matching_ports(rule, cell, dst)
+        if ports is None:
             continue
         allowed_by.append(rule.origin)
-        if isinstance(hit, PortMatch) and hit.http is not None:
-            l7.extend(hit.http)
-        else:
-            unrestricted = True
+        for pm in ports or (None,):
+            rules = None if pm is None else _http(pm, cell)
+            if rules is None:
+                unrestricted = True  # Cilium gives this peer a wildcard HTTP rule
+            else:
+                l7.extend(rules)
+    enforcing = idx.enforced_by.get(subject.index)
+    if not enforcing:
+        # Default-allow direction: only peers matched by a rule with HTTP rules meet the proxy.
+        return _Side(
+            True,
+            "not selected by a default-deny policy",
+            None if unrestricted or not l7 else tuple(l7),
+            bool(l7),
+        )
     if not allowed_by:
-        return False, f"denied: default-deny ({enforcing[0]}) and no allow rule matches", None
-    return True, f"allowed by {allowed_by[0]}", None if unrestricted else tuple(l7)
+        return _Side(False, f"denied: default-deny ({enforcing[0]}) and no allow rule matches")
+    # One allow rule with HTTP rules on this port, for any peer, puts the port behind the proxy.
+    proxied = bool(l7) or any(
+        _http(pm, cell)
+        for rule in idx.http_allows.get(subject.index, ())
+        for pm in _matching_ports(rule, cell, dst) or ()
+    )
+    return _Side(True, f"allowed by {allowed_by[0]}", None if unrestricted else tuple(l7), proxied)
 
 
 def cells_for(endpoints: Sequence[Endpoint]) -> list[Cell]:
@@ -186,18 +238,18 @@ def compute_truth_table(bp: Blueprint, policies: PolicySet | None = None) -> Tru
     table = TruthTable(endpoints=endpoints)
     for cell in cells_for(endpoints):
         src, dst = by_key[cell.src], by_key[cell.dst]
-        ok_out, why_out, l7_out = _evaluate(egress, src, dst, cell, dst)
-        ok_in, why_in, l7_in = _evaluate(ingress, dst, src, cell, dst)
-        l7: tuple[HTTPRule, ...] | None = None
-        if l7_out is not None or l7_in is not None:
-            l7 = (l7_out or ()) + (l7_in or ())
+        out = _evaluate(egress, src, dst, cell, dst)
+        into = _evaluate(ingress, dst, src, cell, dst)
+        allowed = out.allowed and into.allowed
         table.expectations.append(
             Expectation(
                 cell=cell,
-                allowed=ok_out and ok_in,
-                egress_reason=why_out,
-                ingress_reason=why_in,
-                l7_rules=l7 if ok_out and ok_in else None,
+                allowed=allowed,
+                egress_reason=out.reason,
+                ingress_reason=into.reason,
+                l7_egress=out.l7 if allowed else None,
+                l7_ingress=into.l7 if allowed else None,
+                l7_proxied=allowed and (out.proxied or into.proxied),
             )
         )
     return table

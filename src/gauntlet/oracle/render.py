@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from gauntlet.oracle.connectivity import Cell, TruthTable
+from gauntlet.blueprint.cilium import HTTPRule
+from gauntlet.oracle.connectivity import Cell, Expectation, TruthTable
+from gauntlet.oracle.l7 import side_summary
 
 ALLOWED = "✓"
 DENIED = "·"
@@ -60,9 +62,39 @@ def expected_grid(table: TruthTable, **kw: Any) -> str:
     return grid(table, lambda c: ALLOWED if lookup[c.id].allowed else DENIED, **kw)
 
 
+def l7_section(table: TruthTable) -> str:
+    """Every proxied cell with each side's HTTP rules; a request must pass both sides."""
+    proxied = [e for e in table.expectations if e.l7_proxied]
+    if not proxied:
+        return "L7 rules: none (no allowed cell passes an L7 proxy)"
+    out = ["L7 rules (proxied cells; a request must pass the egress and the ingress side)"]
+    for exp in proxied:
+        out.append(f"  {exp.cell.id}")
+        out.append(f"    egress:  {side_summary(exp.l7_egress)}")
+        out.append(f"    ingress: {side_summary(exp.l7_ingress)}")
+    return "\n".join(out)
+
+
+def _rules_json(side: tuple[HTTPRule, ...] | None) -> list[dict[str, Any]] | None:
+    if side is None:
+        return None
+    return [rule.model_dump(by_alias=True, exclude_defaults=True) for rule in side]
+
+
+def _l7_json(exp: Expectation) -> dict[str, Any] | None:
+    """Allowed cells: whether proxied, and each side's rules (None: unrestricted there)."""
+    if not exp.allowed:
+        return None
+    return {
+        "proxied": exp.l7_proxied,
+        "egress": _rules_json(exp.l7_egress),
+        "ingress": _rules_json(exp.l7_ingress),
+    }
+
+
 def table_json(table: TruthTable) -> dict[str, Any]:
     return {
-        "schema": "gauntlet.matrix/v1",
+        "schema": "gauntlet.matrix/v2",
         "pods": [
             {
                 "key": ep.key,
@@ -84,9 +116,7 @@ def table_json(table: TruthTable) -> dict[str, Any]:
                 "port_name": e.cell.port_name,
                 "allowed": e.allowed,
                 "reason": e.reason,
-                "l7": None
-                if e.l7_rules is None
-                else [r.model_dump(by_alias=True, exclude_none=True) for r in e.l7_rules],
+                "l7": _l7_json(e),
             }
             for e in table.expectations
         ],
