@@ -48,6 +48,7 @@ UPSTREAM_TIMEOUT_S = 15.0
 DENIED_BODY = b"Access denied"
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _HEX = frozenset("0123456789abcdefABCDEF")
+_ESCAPE_CHARS = frozenset(' "<>^`{|}')
 _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te"}
 )
@@ -61,22 +62,28 @@ class Rule:
 
     def __init__(self, spec: dict[str, Any], faults: dict[str, bool]) -> None:
         self.text = _describe(spec)
-        self.path = re.compile(spec["path"]) if spec.get("path") else None
+        # re.ASCII: RE2's \d, \w, \s and \b are ASCII-only.
+        self.path = re.compile(spec["path"], re.ASCII) if spec.get("path") else None
         self.unanchored = bool(faults.get("unanchored"))
         method = spec.get("method")
-        self.method = re.compile(method) if method and not faults.get("ignore_method") else None
-        self.host = re.compile(spec["host"]) if spec.get("host") else None
+        self.method = (
+            re.compile(method, re.ASCII) if method and not faults.get("ignore_method") else None
+        )
+        self.host = re.compile(spec["host"], re.ASCII) if spec.get("host") else None
         # (lower-case name, exact value or None for presence)
         self.headers: list[tuple[str, str | None]] = []
         for entry in spec.get("headers") or ():
             name, _, value = entry.partition(" ")
-            self.headers.append((name.rstrip(":").lower(), value if _ else None))
+            # An empty exact value matches any value (Envoy), i.e. presence.
+            self.headers.append((name.rstrip(":").lower(), value or None))
         for match in spec.get("headerMatches") or ():
-            if match.get("mismatch"):
-                continue  # LOG/ADD/DELETE/REPLACE act on the request but never deny it
             if match.get("secret") and not match.get("value"):
+                # No secret is resolved here and there is no inline fallback value: Cilium's
+                # "header match will fail", whatever the mismatch action.
                 self.headers.append((match["name"].lower(), "\0unresolved-secret"))
                 continue
+            if match.get("mismatch"):
+                continue  # LOG/ADD/DELETE/REPLACE act on the request but never deny it
             self.headers.append((match["name"].lower(), match.get("value") or None))
 
     def matches(self, method: str, target: str, host: str, headers: dict[str, list[str]]) -> bool:
@@ -92,7 +99,7 @@ class Rule:
             values = headers.get(name)
             if values is None:
                 return False
-            if value is not None and value not in values:
+            if value is not None and ",".join(values) != value:
                 return False
         return True
 
@@ -142,45 +149,74 @@ class Policy:
 
 
 def normalize_target(target: str) -> tuple[str | None, str | None]:
-    """(normalised target, redirect location); (None, None) when the target is rejected."""
-    if not target.startswith("/"):
+    """(normalised target, redirect location); (None, None) when the target is rejected.
+
+    Envoy's order (``maybeNormalizePath``): escaped slashes are unescaped first (and, when there
+    were any, the answer is a redirect to the result), then the path is canonicalised and runs
+    of slashes merged. Escapes left alone keep their hex case, as Chromium's canonicaliser does.
+    """
+    if not target.startswith("/") or "#" in target or "\0" in target:
         return None, None
     path, sep, query = target.partition("?")
-    # Decode unreserved escapes, upper-case the hex of the others.
-    out: list[str] = []
+    unescaped = re.sub(
+        r"%(2F|5C)", lambda m: "/" if m.group(1).upper() == "2F" else "\\", path, flags=re.I
+    )
+    out: list[str] = []  # one character per item
     i = 0
-    while i < len(path):
-        ch = path[i]
-        if ch == "%" and i + 2 < len(path) and path[i + 1] in _HEX and path[i + 2] in _HEX:
-            decoded = chr(int(path[i + 1 : i + 3], 16))
-            out.append(decoded if decoded in _UNRESERVED else "%" + path[i + 1 : i + 3].upper())
+    while i < len(unescaped):
+        ch = unescaped[i]
+        escape = unescaped[i + 1 : i + 3]
+        if ch == "%" and len(escape) == 2 and set(escape) <= _HEX:
+            decoded = chr(int(escape, 16))
             i += 3
+            if decoded not in _UNRESERVED:
+                out += ["%", escape[0], escape[1]]
+                continue
+            out.append(decoded)
+            # Chromium's CheckForNestedEscapes: a stray '%' that now forms a valid escape with
+            # what was decoded ("%2%41" -> "%2A") is itself escaped, so nothing decodes twice.
+            if decoded in _HEX and len(out) >= 3 and out[-3] == "%" and out[-2] in _HEX:
+                out[-3:-2] = ["%", "2", "5"]
+            elif decoded in _HEX and len(out) >= 2 and out[-2] == "%":
+                following = unescaped[i : i + 1]
+                if following and following in _HEX:
+                    out[-2:-1] = ["%", "2", "5"]
             continue
         out.append(ch)
         i += 1
-    segments = "".join(out).split("/")[1:]
+    if "%00" in "".join(out):
+        return None, None  # an escaped NUL fails Chromium's canonicaliser: 400
+    # Chromium's canonicaliser reads a backslash as a slash in http(s) paths, and escapes
+    # spaces, controls, some punctuation and every non-ASCII byte (as UTF-8).
+    text = "".join(out).replace("\\", "/")
+    if any(c in _ESCAPE_CHARS or ord(c) > 0x7E or ord(c) < 0x21 for c in text):
+        text = "".join(
+            "".join(f"%{b:02X}" for b in c.encode("utf-8"))
+            if c in _ESCAPE_CHARS or ord(c) > 0x7E or ord(c) < 0x21
+            else c
+            for c in text
+        )
+    segments = text.split("/")[1:]
     stack: list[str] = []
     for index, segment in enumerate(segments):
         last = index == len(segments) - 1
-        if segment == ".":
-            if last:
-                stack.append("")
-            continue
-        if segment == "..":
-            if stack:
+        if segment in (".", ".."):
+            if segment == ".." and stack:
                 stack.pop()
             if last:
                 stack.append("")
             continue
         stack.append(segment)
-    normalised = "/" + "/".join(stack)
-    normalised = re.sub(r"/{2,}", "/", normalised)
-    if re.search(r"%(2F|5C)", normalised, re.IGNORECASE):
-        unescaped = re.sub(r"%2F", "/", normalised, flags=re.IGNORECASE)
-        unescaped = re.sub(r"%5C", "\\\\", unescaped, flags=re.IGNORECASE)
-        unescaped = re.sub(r"/{2,}", "/", unescaped)
-        return None, unescaped + (sep + query if sep else "")
-    return normalised + (sep + query if sep else ""), None
+    canonical = "/" + "/".join(stack)
+    if "//" in canonical:
+        # Envoy's mergeSlashes keeps one leading and one trailing slash around the non-empty
+        # segments, so "//" stays "//" (a quirk, kept for fidelity).
+        inner = "/".join(part for part in canonical.split("/") if part)
+        canonical = "/" + inner + ("/" if canonical.endswith("/") else "")
+    normalised = canonical + (sep + query if sep else "")
+    if unescaped != path:
+        return None, normalised
+    return normalised, None
 
 
 # -- HTTP plumbing --------------------------------------------------------------------------
