@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from gauntlet.blueprint import load_blueprint
 from gauntlet.exitcodes import ExitCode
+from gauntlet.oracle import compute_truth_table
 from gauntlet.plugin import REFERENCE_PLATFORM
 from gauntlet.report.scorecard import atomic_write_text
 from gauntlet.targets.local.faults import FAULTS
@@ -47,6 +48,9 @@ FAULT_SUITES: dict[str, str] = {
     "constraint-dryrun": "policy",
     "rbac-wildcard": "tenancy",
     "quota-removed": "tenancy",
+    "l7-proxy-bypassed": "l7",
+    "l7-path-unanchored": "l7",
+    "l7-method-dropped": "l7",
 }
 
 
@@ -75,6 +79,10 @@ def planted_faults(platform: Path, suites: list[str] | None = None) -> list[tupl
     faults.append(("rbac-wildcard", f"rbac-wildcard:namespace={tenants[0]}"))
     if any(q.metadata.namespace == tenants[0] for q in bp.quotas):
         faults.append(("quota-removed", f"quota-removed:namespace={tenants[0]}"))
+    # The L7 faults act on every proxy of the sandbox, so they need no parameters; they can only
+    # be detected on a blueprint with HTTP rules.
+    if any(e.l7_rules is not None for e in compute_truth_table(bp).expectations):
+        faults += [(f, f) for f in ("l7-proxy-bypassed", "l7-path-unanchored", "l7-method-dropped")]
     if suites:
         faults = [f for f in faults if FAULT_SUITES[f[0]] in suites]
     return faults
