@@ -195,7 +195,12 @@ def table(rows: Sequence[Row], *, limit: int = 25) -> str:
         (
             _short(request_text(r.expected.request), 56),
             _short(expected_text(r.expected), 30),
-            _short(observed_text(r.observed) + (f" [{r.detail}]" if r.detail else ""), 64),
+            # A mismatch speaks for itself (expected vs observed); say why only when unjudged.
+            _short(
+                observed_text(r.observed)
+                + (f" [{r.detail}]" if r.verdict is RowVerdict.UNJUDGED else ""),
+                56,
+            ),
             _short(f"{r.case.kind.value}: {r.case.label}", 48),
         )
         for r in rows[:limit]
@@ -211,15 +216,29 @@ def table(rows: Sequence[Row], *, limit: int = 25) -> str:
     return "\n".join(out)
 
 
-def flow_lines(flows: Sequence[L7Flow], exp: Expectation) -> list[str]:
-    """Access-log lines of one cell (both proxies), oldest first."""
+def flow_lines(
+    flows: Sequence[L7Flow], exp: Expectation, *, rows: Sequence[Row], limit: int = 40
+) -> list[str]:
+    """Access-log lines of the cell for the requests of ``rows`` (both proxies, oldest first),
+    and how many other lines the cell has."""
     cell = exp.cell
-    return [
+    wanted = {(r.expected.request.method, r.expected.request.path) for r in rows}
+    mine = [
+        f
+        for f in flows
+        if f.source == cell.src and f.destination == cell.dst and f.port == cell.port
+    ]
+    hits = [f for f in mine if (f.method, f.path) in wanted]
+    lines = [
         f"{f.time:.3f} {f.source} -> {f.destination}:{f.port} {f.method} {f.path} "
         f"{f.verdict} {f.status}"
         + (f" side={f.side}" if f.side else "")
         + (f" host={f.host}" if f.host else "")
         + (f" ({f.reason})" if f.reason else "")
-        for f in flows
-        if f.source == cell.src and f.destination == cell.dst and f.port == cell.port
+        for f in hits[:limit]
     ]
+    if len(hits) > limit:
+        lines.append(f"... and {len(hits) - limit} more lines for these requests")
+    if len(mine) > len(hits):
+        lines.append(f"({len(mine) - len(hits)} other lines of this cell: requests judged ok)")
+    return lines
