@@ -398,14 +398,6 @@ class TestCiliumDefaultDeny:
         bp = load(tmp_path, _two_namespaces(policy))
         assert _sources_allowed(bp, "prod/backend-0") == _others("prod/backend-0")
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="BUG: normalize._select(subjects=True) ANDs the endpointSelector's illegal "
-        "'k8s:io.kubernetes.pod.namespace: prod' with the policy namespace (dev), so the CNP "
-        "selects nothing; Cilium's ParseToCiliumRule overwrites that matchLabels key with the "
-        "policy namespace (EndpointSelector.AddMatch), so the dev pods matching the remaining "
-        "labels are selected",
-    )
     def test_cnp_endpoint_selector_illegal_namespace_is_replaced(self, tmp_path: Path) -> None:
         """Cilium ``ParseToCiliumRule`` calls ``EndpointSelector.AddMatch(podPrefixLbl,
         namespace)``, which sets ``MatchLabels["k8s:io.kubernetes.pod.namespace"] = <policy

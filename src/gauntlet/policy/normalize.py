@@ -64,6 +64,16 @@ def _select(
 
     A CNP's endpointSelector (``subjects``) is always confined to the policy's namespace.
     """
+    if subjects and namespace is not None:
+        # Cilium's ParseToCiliumRule: EndpointSelector.AddMatch sets the ``k8s:``-prefixed
+        # namespace label to the policy's namespace, replacing any other ("removing illegal
+        # namespace match"); an ``any:`` or unprefixed key is left to AND with it.
+        key = f"k8s:{NAMESPACE_LABEL}"
+        if key in selector.match_labels:
+            selector = LabelSelector(
+                match_labels={k: v for k, v in selector.match_labels.items() if k != key},
+                match_expressions=selector.match_expressions,
+            )
     sel = _normalise_selector(selector)
     scoped = namespace is not None and (subjects or NAMESPACE_LABEL not in sel.label_keys())
     return frozenset(
