@@ -55,44 +55,22 @@ def _l7_cell_ids() -> set[str]:
     return {f"l7/{e.cell.id}" for e in table.expectations if e.allowed and e.l7_proxied}
 
 
-def _run_suite(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], Any]:
-    report_dir = tmp_path / "report"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            str(REPO / "suites" / "l7"),
-            "--target",
-            "local",
-            "--report-dir",
-            str(report_dir),
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            *extra,
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+def _run(argv: list[str], cwd: Path, *, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        argv, cwd=cwd, capture_output=True, text=True, timeout=timeout_s, check=False
     )
-    return proc, json.loads((report_dir / "scorecard.json").read_text())
+
+
+def _scorecard(report_dir: Path) -> Any:
+    return json.loads((report_dir / "scorecard.json").read_text())
 
 
 def test_gauntlet_run_local_l7_passes_on_the_reference_blueprint(tmp_path: Path) -> None:
     report_dir = tmp_path / "report"
-    proc = subprocess.run(
-        [*CLI, "run", "--target", "local", "--suite", "l7", "--report-dir", str(report_dir)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    argv = [*CLI, "run", "--target", "local", "--suite", "l7", "--report-dir", str(report_dir)]
+    proc = _run(argv, tmp_path)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    scorecard = json.loads((report_dir / "scorecard.json").read_text())
+    scorecard = _scorecard(report_dir)
     l7 = scorecard["suites"]["l7"]
     cells = _l7_cell_ids()
     assert len(cells) == 14  # 6 gateway, 6 own-client, 2 cross-tenant (docs/blueprint.md)
@@ -120,9 +98,30 @@ def test_gauntlet_run_local_l7_passes_on_the_reference_blueprint(tmp_path: Path)
 def test_planted_l7_fault_fails_with_table_and_access_log(
     tmp_path: Path, fault: str, request_line: str
 ) -> None:
-    proc, scorecard = _run_suite(
-        tmp_path, "--gauntlet-plant", fault, "-k", "gateway and team-alpha"
-    )
+    # Plain pytest, as the README runs suites; only the gateway's cells to team-alpha.
+    report_dir = tmp_path / "report"
+    suite = str(REPO / "suites" / "l7")
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        suite,
+        "--target",
+        "local",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    ]
+    argv += [
+        "--report-dir",
+        str(report_dir),
+        "--gauntlet-plant",
+        fault,
+        "-k",
+        "gateway and team-alpha",
+    ]
+    proc = _run(argv, tmp_path)
+    scorecard = _scorecard(report_dir)
     assert scorecard["exit_code"] == 1, proc.stdout[-4000:]
     failed = {c["id"]: c for c in scorecard["checks"] if c["verdict"] == "fail"}
     check = failed[f"l7/{GATEWAY_CELL}"]
@@ -141,14 +140,8 @@ def test_planted_l7_fault_fails_with_table_and_access_log(
 
 def test_gauntlet_selfcheck_l7_detects_every_fault(tmp_path: Path) -> None:
     report_dir = tmp_path / "selfcheck"
-    proc = subprocess.run(
-        [*CLI, "selfcheck", "--suite", "l7", "--report-dir", str(report_dir)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    argv = [*CLI, "selfcheck", "--suite", "l7", "--report-dir", str(report_dir)]
+    proc = _run(argv, tmp_path, timeout_s=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     report = json.loads((report_dir / "selfcheck.json").read_text())
     assert report["baseline_exit_code"] == 0
