@@ -168,3 +168,20 @@ def test_down_removes_a_stale_state_dir(
 def test_down_other_targets_are_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["down", "--target", "kind"]) == ExitCode.USAGE_ERROR
     assert "--target kind" in capsys.readouterr().err
+
+
+def test_matrix_into_a_closed_pipe_is_quiet() -> None:
+    """`gauntlet matrix | head` must not end with a BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        f"{sys.executable} -m gauntlet matrix --json | head -c 10",  # ~100 KB > pipe buffer
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr

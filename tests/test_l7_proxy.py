@@ -323,16 +323,23 @@ class TestOnSandbox:
         from gauntlet.targets.local.supervisor import L7PROXY
 
         mine = f"/{sandbox.sandbox_name}/p/"
-        pids = []
-        for entry in os.scandir("/proc"):
-            if entry.name.isdigit():
-                try:
-                    with open(f"/proc/{entry.name}/cmdline", "rb") as f:
-                        cmd = f.read().replace(b"\0", b" ").decode()
-                except OSError:
-                    continue
-                if str(L7PROXY) in cmd and mine in cmd:
-                    pids.append(int(entry.name))
+
+        def proxies() -> list[int]:
+            pids = []
+            for entry in os.scandir("/proc"):
+                if entry.name.isdigit():
+                    try:
+                        with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                            cmd = f.read().replace(b"\0", b" ").decode()
+                    except OSError:
+                        continue
+                    if str(L7PROXY) in cmd and mine in cmd:
+                        pids.append(int(entry.name))
+            return pids
+
+        deadline = time.monotonic() + 10
+        while len(pids := proxies()) != 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert len(pids) == 1, pids
         os.kill(pids[0], signal.SIGKILL)
         deadline = time.monotonic() + 10

@@ -253,6 +253,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted; the sandbox is torn down with its supervisor")
         code = ExitCode.INCONCLUSIVE
+    except BrokenPipeError:
+        # The reader went away (`gauntlet matrix | head`): not an error of ours. Point stdout
+        # at /dev/null so the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = ExitCode.OK
     return code
 
 
