@@ -357,7 +357,7 @@ def test_gauntlet_run_local_isolation(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "exit 0 (OK)" in proc.stdout
     scorecard = json.loads((report_dir / "scorecard.json").read_text())
-    assert scorecard["schema"] == "gauntlet.scorecard/v1"
+    assert scorecard["schema"] == "gauntlet.scorecard/v2"
     assert scorecard["verdict"] == "pass"
     assert scorecard["exit_code"] == 0
     assert scorecard["target"] == "local"

@@ -16,17 +16,25 @@ import gauntlet.report
 from gauntlet.exitcodes import ExitCode
 from gauntlet.report import (
     SCHEMA_ID,
+    BurnRateAlert,
     Check,
     Distribution,
     Evidence,
+    LatencySummary,
+    LoadReport,
+    MatrixCell,
+    PhaseMark,
     Scorecard,
     ScorecardError,
+    SeriesPoint,
     SloResult,
     SuiteSummary,
+    TenantResources,
     Verdict,
     build_scorecard,
     compute_score,
     exit_code_for,
+    explain_score,
     load_scorecard,
     overall_verdict,
     render_junit,
@@ -83,20 +91,30 @@ def test_public_names() -> None:
     assert sorted(gauntlet.report.__all__) == sorted(
         [
             "SCHEMA_ID",
+            "BurnRateAlert",
             "Check",
             "Distribution",
             "Evidence",
+            "LatencySummary",
+            "LoadReport",
+            "MatrixCell",
+            "PhaseMark",
+            "ScoreParts",
             "Scorecard",
             "ScorecardError",
+            "SeriesPoint",
             "SloResult",
             "SuiteSummary",
+            "TenantResources",
             "Verdict",
             "build_scorecard",
             "compute_score",
             "exit_code_for",
+            "explain_score",
             "load_scorecard",
             "overall_verdict",
             "render_junit",
+            "score_parts",
             "summarize",
             "write_junit",
             "write_scorecard",
@@ -119,7 +137,7 @@ def test_json_round_trip_uses_schema_key(tmp_path: Path) -> None:
     write_scorecard(sc, path)
 
     raw = json.loads(path.read_text(encoding="utf-8"))
-    assert raw["schema"] == "gauntlet.scorecard/v1"
+    assert raw["schema"] == "gauntlet.scorecard/v2"
     assert "schema_" not in raw
     assert raw["checks"][0]["verdict"] == "fail"
     assert raw["suites"] == {
@@ -151,7 +169,7 @@ def test_scorecard_accepts_alias_and_field_name() -> None:
 @pytest.mark.parametrize(
     ("mutate", "needle"),
     [
-        (lambda d: d.update(schema="gauntlet.scorecard/v2"), "schema"),
+        (lambda d: d.update(schema="gauntlet.scorecard/v3"), "schema"),
         (lambda d: d.update(surprise=1), "surprise"),
         (lambda d: d.update(started_at="2024-05-01T12:00:00"), "timezone"),
         (lambda d: d.update(finished_at="2024-05-01T11:00:00Z"), "before"),
@@ -193,6 +211,196 @@ def test_slo_without_data_cannot_pass() -> None:
     assert slo(INC, budget=None).observed is None
 
 
+def v2_extras() -> dict[str, object]:
+    latency = LatencySummary(
+        count=3,
+        mean_ms=12.0,
+        p50_ms=10.0,
+        p90_ms=15.0,
+        p95_ms=15.0,
+        p99_ms=15.0,
+        p999_ms=15.0,
+        max_ms=15.0,
+    )
+    load = LoadReport(
+        profile="smoke",
+        entrypoint="http://10.96.0.10:8080/",
+        started_at=T0,
+        duration_s=2.0,
+        requests=3,
+        errors=1,
+        rps=1.5,
+        status_counts={"200": 2, "503": 1},
+        error_counts={"HTTP 503": 1},
+        latency=latency,
+        series=[
+            SeriesPoint(t_s=0, requests=2, errors=0, p50_ms=10, p95_ms=10, p99_ms=10),
+            SeriesPoint(t_s=1, requests=1, errors=1, p50_ms=15, p95_ms=15, p99_ms=15),
+        ],
+        phases=[PhaseMark(name="steady", start_s=0, end_s=2)],
+        histogram="HISTFAAAAB54nJNpmSzMwMDAxQABzFCaEUzOmNZg/wEi0AgAU9oEhw==",
+    )
+    return {
+        "load": load,
+        "matrix": [
+            MatrixCell(
+                src="team-a/client",
+                dst="team-b/api",
+                port=8080,
+                protocol="TCP",
+                expected=False,
+                observed="pass",
+            )
+        ],
+        "tenants": [
+            TenantResources(
+                namespace="team-a",
+                pods=2,
+                requests_cpu_m=200,
+                requests_memory_mib=256,
+                limits_cpu_m=400,
+                limits_memory_mib=512,
+            )
+        ],
+    }
+
+
+def test_v2_round_trip_with_load_matrix_tenants(tmp_path: Path) -> None:
+    alert = BurnRateAlert(
+        name="page",
+        long_window_s=60,
+        short_window_s=5,
+        threshold=14.4,
+        fired=True,
+        first_fired_s=12.5,
+    )
+    rich_slo = SloResult(
+        name="availability",
+        description="no 5xx",
+        sli="availability",
+        unit="ratio",
+        objective=0.999,
+        observed=0.99,
+        verdict=F,
+        error_budget_consumed=10.0,
+        critical=True,
+        weight=2.0,
+        peak_burn_rate=30.0,
+        alerts=[alert],
+        window="load",
+    )
+    sc = build_scorecard(
+        checks=checks(P),
+        slos=[rich_slo],
+        target="local",
+        profile="smoke",
+        platform="p",
+        distribution=Distribution(name="local-sandbox"),
+        started_at=T0,
+        finished_at=T0 + timedelta(seconds=3),
+        min_score=50,
+        **v2_extras(),  # type: ignore[arg-type]
+    )
+    path = tmp_path / "scorecard.json"
+    write_scorecard(sc, path)
+    back = load_scorecard(path)
+    assert back == sc
+    assert back.load is not None and back.load.series[1].errors == 1
+    assert back.score_formula.startswith("score = 0.5 x conformance + 0.5 x slo")
+    assert back.min_score == 50
+
+
+def test_load_upgrades_v1_files(tmp_path: Path) -> None:
+    v1 = json.loads(scorecard(checks(P, F), [slo(P, budget=0.5)]).to_json())
+    v1["schema"] = "gauntlet.scorecard/v1"
+    for key in ("load", "matrix", "tenants", "score_formula", "min_score"):
+        del v1[key]
+    v1["slos"] = [
+        {
+            k: v[k]
+            for k in (
+                "name",
+                "objective",
+                "observed",
+                "verdict",
+                "error_budget_consumed",
+                "critical",
+            )
+        }
+        for v in v1["slos"]
+    ]
+    path = tmp_path / "scorecard.json"
+    path.write_text(json.dumps(v1), encoding="utf-8")
+    sc = load_scorecard(path)
+    assert sc.schema_ == SCHEMA_ID == "gauntlet.scorecard/v2"
+    assert (sc.load, sc.matrix, sc.tenants, sc.score_formula) == (None, [], [], "")
+    assert sc.slos[0].weight == 1.0
+    assert sc.slos[0].comparator == "gte"
+
+
+@pytest.mark.parametrize(
+    ("factory", "needle"),
+    [
+        (lambda: SeriesPoint(t_s=0, requests=1, errors=2), "exceed"),
+        (lambda: PhaseMark(name="spike", start_s=5, end_s=4), "before it starts"),
+        (
+            lambda: BurnRateAlert(
+                name="a", long_window_s=5, short_window_s=60, threshold=2, fired=False
+            ),
+            "longer",
+        ),
+        (
+            lambda: BurnRateAlert(
+                name="a", long_window_s=60, short_window_s=5, threshold=2, fired=True
+            ),
+            "first_fired_s",
+        ),
+        (
+            lambda: SloResult(
+                name="x", objective=1, observed=1, verdict=P, error_budget_consumed=0, weight=-1
+            ),
+            "weight",
+        ),
+        (
+            lambda: SloResult(
+                name="x",
+                objective=1,
+                observed=float("nan"),
+                verdict=F,
+                error_budget_consumed=0,
+            ),
+            "observed",
+        ),
+        (
+            lambda: MatrixCell(
+                src="a", dst="b", port=70000, protocol="TCP", expected=True, observed="pass"
+            ),
+            "port",
+        ),
+        (
+            lambda: MatrixCell(
+                src="a", dst="b", port=80, protocol="TCP", expected=True, observed="ok"
+            ),
+            "observed",
+        ),
+        (
+            lambda: TenantResources(
+                namespace="t",
+                pods=1,
+                requests_cpu_m=-1,
+                requests_memory_mib=0,
+                limits_cpu_m=0,
+                limits_memory_mib=0,
+            ),
+            "requests_cpu_m",
+        ),
+    ],
+)
+def test_v2_models_reject_nonsense(factory: object, needle: str) -> None:
+    with pytest.raises(ValidationError, match=needle):
+        factory()  # type: ignore[operator]
+
+
 # --- summarize, score, verdict, exit code --------------------------------------------------------
 
 
@@ -225,6 +433,61 @@ def test_summarize_counts_per_suite_sorted() -> None:
 )
 def test_compute_score(verdicts: list[Verdict], slos: list[SloResult], expected: float) -> None:
     assert compute_score(checks(*verdicts), slos) == pytest.approx(expected)
+
+
+def wslo(verdict: Verdict, budget: float | None, weight: float, name: str = "s") -> SloResult:
+    return SloResult(
+        name=name,
+        objective=0.999,
+        observed=None if budget is None else 0.9995,
+        verdict=verdict,
+        error_budget_consumed=budget,
+        weight=weight,
+    )
+
+
+@pytest.mark.parametrize(
+    ("slos", "expected"),
+    [
+        # slo part = 100 x (3 x 0.5 + 1 x 1) / 4 = 62.5; score = 0.5 x 100 + 0.5 x 62.5
+        ([wslo(P, 0.5, 3), wslo(P, 0.0, 1)], 81.25),
+        ([wslo(P, 0.5, 1), wslo(P, 0.0, 3)], 93.75),
+        ([wslo(P, 0.0, 0)], 100.0),  # weight 0 only: informational, score = conformance
+        ([wslo(F, 0.9, 1)], 50.0),  # a failed SLO earns nothing, whatever its budget says
+        ([wslo(INC, None, 2), wslo(P, 0.0, 2)], 75.0),  # no data earns nothing
+    ],
+)
+def test_compute_score_weights(slos: list[SloResult], expected: float) -> None:
+    assert compute_score(checks(P), slos) == pytest.approx(expected)
+
+
+def test_explain_score_shows_the_run_numbers() -> None:
+    cs = checks(*([P] * 8 + [F, INC] + [S] * 3))
+    text = explain_score(cs, [wslo(P, 0.25, 1, "availability"), wslo(INC, None, 1, "p95")])
+    assert text.splitlines() == [
+        "score = 0.5 x conformance + 0.5 x slo = 0.5 x 80.00 + 0.5 x 37.50 = 58.75",
+        "  conformance = 100 x passed / (passed + failed + inconclusive) = "
+        "100 x 8 / (8 + 1 + 1) = 80.00; 3 skipped left out",
+        "  slo = 100 x sum(weight x budget_left) / sum(weight) = "
+        "100 x (1 x 0.75 [availability] + 1 x 0 [p95]) / 2 = 37.50",
+        "  budget_left = max(0, 1 - min(error_budget_consumed, 1)) if the SLO passed, else 0",
+    ]
+    assert explain_score(checks(P, F), []) == (
+        "score = conformance = 50.00 (no SLO)\n"
+        "  conformance = 100 x passed / (passed + failed + inconclusive) = "
+        "100 x 1 / (1 + 1 + 0) = 50.00"
+    )
+    assert explain_score([], []).endswith("conformance = 0 (no check ran)")
+
+
+def test_min_score_sets_slo_breached() -> None:
+    cs = checks(P, P)
+    slos = [wslo(P, 0.8, 1)]  # score = 0.5 x 100 + 0.5 x 20 = 60
+    assert exit_code_for(cs, slos) is ExitCode.OK
+    assert exit_code_for(cs, slos, min_score=60) is ExitCode.OK
+    assert exit_code_for(cs, slos, min_score=61) is ExitCode.SLO_BREACHED
+    assert overall_verdict(cs, slos, min_score=61) is F
+    assert exit_code_for(checks(P, F), slos, min_score=99) is ExitCode.CONFORMANCE_FAILED
 
 
 # (check verdicts, SLOs, run verdict, exit code): first matching rule wins.
@@ -415,6 +678,7 @@ slo_strategy = st.builds(
     verdict=st.sampled_from(Verdict),
     error_budget_consumed=st.none() | st.floats(0, 1e6),
     critical=st.booleans(),
+    weight=st.floats(0, 10),
 )
 
 
@@ -426,6 +690,7 @@ def test_summary_totals_and_score_bounds(cs: list[Check], slos: list[SloResult])
         assert counts.passed + counts.failed + counts.inconclusive + counts.skipped == in_suite
     assert sum(s.total for s in summary.values()) == len(cs)
     assert 0.0 <= compute_score(cs, slos) <= 100.0
+    assert explain_score(cs, slos).startswith("score = ")
     code = exit_code_for(cs, slos)
     if code is ExitCode.OK:
         assert any(c.verdict is Verdict.PASS for c in cs)

@@ -11,16 +11,21 @@ Design notes:
   scorecard read back from disk can always be re-judged and compared.
 - The JSON form is a contract (``docs/scorecard.schema.json``, ``docs/scorecard.md``): the top-level
   key is literally ``"schema"`` (an alias, because ``BaseModel.schema`` is taken); change a field
-  only together with ``SCHEMA_ID``.
+  only together with ``SCHEMA_ID``. v2 only added fields with defaults, so ``load_scorecard``
+  upgrades a v1 file by relabelling it; a v2 file is never written as v1.
+- Load results (``LoadReport``) carry the whole HDR histogram, not only its percentiles, so the
+  upgrade gate can bootstrap latency differences between two runs from the files alone.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import tempfile
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -39,8 +44,11 @@ from pydantic import (
 
 from gauntlet.exitcodes import ExitCode
 
-SCHEMA_ID: Literal["gauntlet.scorecard/v1"] = "gauntlet.scorecard/v1"
+SCHEMA_ID: Literal["gauntlet.scorecard/v2"] = "gauntlet.scorecard/v2"
 """Value of the ``schema`` key; bump it whenever the JSON shape changes incompatibly."""
+
+_READABLE_SCHEMAS = ("gauntlet.scorecard/v1", SCHEMA_ID)
+"""Versions ``load_scorecard`` reads; older ones are upgraded on load."""
 
 
 class Verdict(StrEnum):
@@ -99,13 +107,57 @@ class Check(_Model):
     """When the check started (ISO 8601 with a timezone)."""
 
 
+class BurnRateAlert(_Model):
+    """One multi-window burn-rate alert condition and whether it fired during the SLO's window.
+
+    The alert fires while the error budget burns at ``threshold`` times the sustainable rate or
+    faster over both the long and the short window (Google SRE workbook, "multiwindow,
+    multi-burn-rate alerts"); the windows are already scaled to the run length (docs/slos.md).
+    """
+
+    name: str = Field(min_length=1)
+    """E.g. ``"page-fast"``; names come from the SLO spec's alert conditions."""
+    long_window_s: float = Field(gt=0)
+    """Long look-back window, seconds (scaled to the run)."""
+    short_window_s: float = Field(gt=0)
+    """Short look-back window, seconds (scaled to the run); it makes the alert reset quickly."""
+    threshold: float = Field(gt=0)
+    """Burn rate (multiple of the sustainable rate) both windows must reach, e.g. ``14.4``."""
+    fired: bool
+    """Whether both windows reached ``threshold`` at the same moment at least once."""
+    first_fired_s: NonNegativeFloat | None = None
+    """When it first fired, seconds since the start of the SLO's window; null if it never did."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.short_window_s > self.long_window_s:
+            raise ValueError(
+                f"alert {self.name!r}: short_window_s ({self.short_window_s:g}) is longer than "
+                f"long_window_s ({self.long_window_s:g})"
+            )
+        if self.fired != (self.first_fired_s is not None):
+            raise ValueError(
+                f"alert {self.name!r}: first_fired_s must be set exactly when fired is true"
+            )
+        return self
+
+
 class SloResult(_Model):
     """One service-level objective evaluated over the run (or over a load/chaos window)."""
 
     name: str = Field(min_length=1)
     """E.g. ``"availability"``, ``"latency-p95"``, ``"isolation-during-chaos"``."""
+    description: str = ""
+    """The objective in words, from the SLO spec."""
+    sli: str = ""
+    """What is measured, e.g. ``"availability"``, ``"latency-p95"``, ``"isolation"``."""
+    unit: str = ""
+    """Unit of ``objective`` and ``observed``: ``"ratio"``, ``"ms"``, ``"s"``."""
     objective: float
-    """The target in the SLI's own unit, e.g. ``0.999`` availability, ``0.3`` p95 seconds."""
+    """The target in the SLI's own unit, e.g. ``0.999`` availability, ``300`` p95 ms."""
+    comparator: Literal["gte", "lte"] = "gte"
+    """``gte``: the SLO holds when observed >= objective (ratios); ``lte``: observed <= objective
+    (latencies, durations)."""
     observed: float | None
     """The measured SLI; null when there was no data (then the verdict cannot be ``pass``)."""
     verdict: Verdict
@@ -115,6 +167,18 @@ class SloResult(_Model):
     there was no data. Cap it at a finite value: JSON has no infinity."""
     critical: bool = False
     """A breached critical SLO fails the run with ``SLO_BREACHED``; others only lower the score."""
+    weight: NonNegativeFloat = 1.0
+    """Share of this SLO in the SLO part of the score (docs/scorecard.md); 0 = informational."""
+    peak_burn_rate: NonNegativeFloat | None = None
+    """Highest burn rate (multiple of the sustainable error rate) over any short alert window;
+    null when not computed (no per-request data, or an SLI without a time series)."""
+    alerts: list[BurnRateAlert] = Field(default_factory=list)
+    """The spec's burn-rate alert conditions, evaluated over the window."""
+    window: str = "run"
+    """Time span the SLO was evaluated over: ``"run"``, ``"load"``, or ``"chaos:<experiment>"``."""
+    source: str = "gauntlet"
+    """Where the data came from: ``"gauntlet"`` (the harness's own measurements) or
+    ``"prometheus"``."""
 
     @model_validator(mode="after")
     def _no_data_is_not_a_pass(self) -> Self:
@@ -124,6 +188,131 @@ class SloResult(_Model):
                 "an SLO without data must be 'inconclusive'"
             )
         return self
+
+
+class LatencySummary(_Model):
+    """Exact latency statistics of a load run (from the HDR histogram, errors included)."""
+
+    count: NonNegativeInt
+    """Number of requests the statistics cover."""
+    mean_ms: NonNegativeFloat
+    p50_ms: NonNegativeFloat
+    p90_ms: NonNegativeFloat
+    p95_ms: NonNegativeFloat
+    p99_ms: NonNegativeFloat
+    p999_ms: NonNegativeFloat
+    """99.9th percentile, milliseconds."""
+    max_ms: NonNegativeFloat
+
+
+class SeriesPoint(_Model):
+    """One second of a load run."""
+
+    t_s: NonNegativeFloat
+    """Start of the second, seconds since the load started."""
+    requests: NonNegativeInt
+    """Requests that completed during this second (errors included)."""
+    errors: NonNegativeInt
+    """Of those, requests that failed (5xx, connection error, timeout...)."""
+    p50_ms: NonNegativeFloat | None = None
+    """Median latency of this second's requests; null when there were none."""
+    p95_ms: NonNegativeFloat | None = None
+    p99_ms: NonNegativeFloat | None = None
+
+    @model_validator(mode="after")
+    def _errors_within_requests(self) -> Self:
+        if self.errors > self.requests:
+            raise ValueError(
+                f"series point at t_s={self.t_s:g}: errors ({self.errors}) exceed "
+                f"requests ({self.requests})"
+            )
+        return self
+
+
+class PhaseMark(_Model):
+    """A named phase of a load profile (warm-up, ramp, spike...), drawn as a marker on plots."""
+
+    name: str = Field(min_length=1)
+    start_s: NonNegativeFloat
+    """Seconds since the load started."""
+    end_s: NonNegativeFloat
+    """Seconds since the load started; not before ``start_s``."""
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> Self:
+        if self.end_s < self.start_s:
+            raise ValueError(
+                f"phase {self.name!r} ends ({self.end_s:g} s) before it starts ({self.start_s:g} s)"
+            )
+        return self
+
+
+class LoadReport(_Model):
+    """What one load run measured."""
+
+    profile: str = Field(min_length=1)
+    """Load profile (locustfile) name, e.g. ``"smoke"``, ``"steady"``, ``"spike"``."""
+    entrypoint: str
+    """URL the load was sent to."""
+    started_at: AwareDatetime
+    """When the load started (ISO 8601 with a timezone); ``t_s`` values count from here."""
+    duration_s: NonNegativeFloat
+    """Wall-clock length of the load, seconds."""
+    requests: NonNegativeInt
+    """Requests completed, errors included."""
+    errors: NonNegativeInt
+    """Requests that failed (5xx, connection error, timeout...)."""
+    rps: NonNegativeFloat
+    """Mean requests per second over ``duration_s``."""
+    status_counts: dict[str, NonNegativeInt] = Field(default_factory=dict)
+    """Requests per HTTP status, e.g. ``{"200": 5321, "503": 4}``."""
+    error_counts: dict[str, NonNegativeInt] = Field(default_factory=dict)
+    """Failed requests per error kind, e.g. ``{"ConnectionRefusedError": 3, "HTTP 503": 4}``."""
+    latency: LatencySummary
+    series: list[SeriesPoint] = Field(default_factory=list)
+    """One point per second since the load started."""
+    phases: list[PhaseMark] = Field(default_factory=list)
+    histogram: str
+    """Base64 text of the HdrHistogram of all latencies (``HdrHistogram(1, 60_000_000, 3)``,
+    values in microseconds, ``.encode()``); the gate bootstraps latency differences from it."""
+
+    @model_validator(mode="after")
+    def _errors_within_requests(self) -> Self:
+        if self.errors > self.requests:
+            raise ValueError(
+                f"load report: errors ({self.errors}) exceed requests ({self.requests})"
+            )
+        return self
+
+
+class MatrixCell(_Model):
+    """One cell of the isolation matrix: may ``src`` reach ``dst`` on ``port``, and did it?"""
+
+    src: str = Field(min_length=1)
+    """Source pod, ``<namespace>/<pod>``."""
+    dst: str = Field(min_length=1)
+    """Destination pod, ``<namespace>/<pod>``."""
+    port: int = Field(ge=0, le=65535)
+    protocol: str
+    """``"TCP"``, ``"UDP"``..."""
+    expected: bool
+    """Whether the blueprint allows the connection."""
+    observed: Literal["pass", "leak", "blocked", "inconclusive"]
+    """``pass``: as expected; ``leak``: denied but connected; ``blocked``: allowed but did not
+    connect; ``inconclusive``: nothing was proven (e.g. no positive control)."""
+
+
+class TenantResources(_Model):
+    """Resources a tenant namespace requests and is limited to (for cost attribution)."""
+
+    namespace: str = Field(min_length=1)
+    pods: NonNegativeInt
+    requests_cpu_m: NonNegativeFloat
+    """Sum of CPU requests, millicores."""
+    requests_memory_mib: NonNegativeFloat
+    """Sum of memory requests, MiB."""
+    limits_cpu_m: NonNegativeFloat
+    limits_memory_mib: NonNegativeFloat
 
 
 class Distribution(_Model):
@@ -158,8 +347,8 @@ class Scorecard(_Model):
 
     model_config = ConfigDict(populate_by_name=True)
 
-    schema_: Literal["gauntlet.scorecard/v1"] = Field(alias="schema")
-    """Format and version of this document; always ``"gauntlet.scorecard/v1"`` for this schema."""
+    schema_: Literal["gauntlet.scorecard/v2"] = Field(alias="schema")
+    """Format and version of this document; always ``"gauntlet.scorecard/v2"`` for this schema."""
     run_id: str = Field(min_length=1)
     """Unique per run; by default ``<start, UTC, YYYYmmddTHHMMSSZ>-<8 hex digits>``."""
     started_at: AwareDatetime
@@ -177,8 +366,18 @@ class Scorecard(_Model):
     """Verdict counts of the checks, per suite name."""
     checks: list[Check]
     slos: list[SloResult]
+    load: LoadReport | None = None
+    """The run's load measurements; null when no load ran."""
+    matrix: list[MatrixCell] = Field(default_factory=list)
+    """The isolation matrix as probed (empty when the isolation suite did not publish one)."""
+    tenants: list[TenantResources] = Field(default_factory=list)
+    """Requested resources per tenant namespace."""
     score: float = Field(ge=0, le=100)
     """0-100; formula in docs/scorecard.md (skips left out, inconclusive counts against)."""
+    score_formula: str = ""
+    """The score formula with this run's numbers, as printed at the end of ``gauntlet run``."""
+    min_score: float | None = Field(default=None, ge=0, le=100)
+    """Score threshold of the run (``--min-score``); below it the run exits ``SLO_BREACHED``."""
     verdict: Verdict
     """Verdict of the whole run: ``pass`` only if something passed and nothing failed or was
     inconclusive."""
@@ -200,7 +399,8 @@ class Scorecard(_Model):
 
 
 class ScorecardError(Exception):
-    """A file that should hold a scorecard does not hold a valid ``gauntlet.scorecard/v1``."""
+    """A file that should hold a scorecard does not hold a valid ``gauntlet.scorecard/v1`` or
+    ``v2``."""
 
     def __init__(self, path: Path, reason: str) -> None:
         super().__init__(f"{path}: not a valid {SCHEMA_ID} scorecard: {reason}")
@@ -225,46 +425,125 @@ def summarize(checks: Iterable[Check]) -> dict[str, SuiteSummary]:
     }
 
 
+@dataclass(frozen=True)
+class ScoreParts:
+    """The numbers the score is made of (``score_parts``), for printing the formula."""
+
+    passed: int
+    """Checks that passed."""
+    failed: int
+    inconclusive: int
+    skipped: int
+    conformance: float
+    """100 x passed / (passed + failed + inconclusive); 0 when no check ran."""
+    slo_terms: tuple[tuple[str, float, float], ...]
+    """(SLO name, weight, budget left) per scored SLO, in scorecard order."""
+    slo: float | None
+    """100 x sum(weight x budget left) / sum(weight); None when no SLO carries weight."""
+    score: float
+
+
+def _budget_left(slo: SloResult) -> float:
+    # Failed and inconclusive SLOs earn nothing: the budget is spent, or nothing was proven.
+    if slo.verdict is not Verdict.PASS or slo.error_budget_consumed is None:
+        return 0.0
+    return max(0.0, 1.0 - min(slo.error_budget_consumed, 1.0))
+
+
+def score_parts(checks: Sequence[Check], slos: Sequence[SloResult]) -> ScoreParts:
+    """Compute the score and the numbers it is made of; see ``compute_score`` for the formula."""
+    counts = dict.fromkeys(Verdict, 0)
+    for c in checks:
+        counts[c.verdict] += 1
+    passed, failed = counts[Verdict.PASS], counts[Verdict.FAIL]
+    inconclusive, skipped = counts[Verdict.INCONCLUSIVE], counts[Verdict.SKIP]
+    ran = passed + failed + inconclusive
+    conformance = 100.0 * passed / ran if ran else 0.0
+    terms = tuple(
+        (s.name, s.weight, _budget_left(s)) for s in slos if s.verdict is not Verdict.SKIP
+    )
+    total_weight = math.fsum(w for _, w, _ in terms)
+    slo: float | None = None
+    score = conformance
+    if total_weight > 0:
+        slo = 100.0 * math.fsum(w * left for _, w, left in terms) / total_weight
+        score = 0.5 * conformance + 0.5 * slo
+    return ScoreParts(
+        passed=passed,
+        failed=failed,
+        inconclusive=inconclusive,
+        skipped=skipped,
+        conformance=conformance,
+        slo_terms=terms,
+        slo=slo,
+        # Both parts are within [0, 100]; the clamp only guards against float rounding.
+        score=min(100.0, max(0.0, score)),
+    )
+
+
 def compute_score(checks: Sequence[Check], slos: Sequence[SloResult]) -> float:
     """Score of a run, 0-100.
 
     - conformance = 100 x passed / (passed + failed + inconclusive) over the checks; skips are left
       out, inconclusive checks count against the score (nothing was proven). It is 0 when no check
       ran.
-    - slo = 100 x mean over all SLOs of max(0, 1 - min(error_budget_consumed, 1)); an SLO without
-      data (``error_budget_consumed is None``) contributes 0.
-    - score = conformance when there are no SLOs, else 0.5 x conformance + 0.5 x slo.
+    - slo = 100 x sum(weight x budget_left) / sum(weight) over the SLOs that were not skipped,
+      where budget_left = max(0, 1 - min(error_budget_consumed, 1)) for an SLO that passed and 0
+      for one that failed or is inconclusive (no data earns nothing).
+    - score = conformance when no SLO carries weight (none, all skipped, or all weights 0), else
+      0.5 x conformance + 0.5 x slo.
 
-    With no checks and no SLOs the score is 0. SLOs with verdict ``skip`` are not SLOs of this run
-    and are left out like skipped checks.
+    With no checks and no SLOs the score is 0. ``explain_score`` prints it with the run's numbers.
     """
-    ran = [c for c in checks if c.verdict is not Verdict.SKIP]
-    passed = sum(1 for c in ran if c.verdict is Verdict.PASS)
-    conformance = 100.0 * passed / len(ran) if ran else 0.0
-    scored_slos = [s for s in slos if s.verdict is not Verdict.SKIP]
-    if not scored_slos:
-        return conformance
-    budget_left = [
-        0.0
-        if s.error_budget_consumed is None
-        else max(0.0, 1.0 - min(s.error_budget_consumed, 1.0))
-        for s in scored_slos
-    ]
-    slo_part = 100.0 * math.fsum(budget_left) / len(budget_left)
-    # Both parts are within [0, 100]; the clamp only guards against float rounding.
-    return min(100.0, max(0.0, 0.5 * conformance + 0.5 * slo_part))
+    return score_parts(checks, slos).score
 
 
-def overall_verdict(checks: Sequence[Check], slos: Sequence[SloResult]) -> Verdict:
+def _num(x: float) -> str:
+    return f"{x:.2f}".rstrip("0").rstrip(".") if x != int(x) else str(int(x))
+
+
+def explain_score(checks: Sequence[Check], slos: Sequence[SloResult]) -> str:
+    """The score formula with this run's numbers, one line per part (``score_formula``)."""
+    p = score_parts(checks, slos)
+    ran = p.passed + p.failed + p.inconclusive
+    skipped = f"; {p.skipped} skipped left out" if p.skipped else ""
+    conformance = (
+        f"conformance = 100 x passed / (passed + failed + inconclusive) = "
+        f"100 x {p.passed} / ({p.passed} + {p.failed} + {p.inconclusive}) = {p.conformance:.2f}"
+        if ran
+        else "conformance = 0 (no check ran)"
+    ) + skipped
+    if p.slo is None:
+        why = "no SLO" if not p.slo_terms else "no SLO carries weight"
+        return f"score = conformance = {p.score:.2f} ({why})\n  {conformance}"
+    terms = " + ".join(f"{_num(w)} x {_num(left)} [{name}]" for name, w, left in p.slo_terms)
+    weights = _num(math.fsum(w for _, w, _ in p.slo_terms))
+    return (
+        f"score = 0.5 x conformance + 0.5 x slo = 0.5 x {p.conformance:.2f} + 0.5 x {p.slo:.2f}"
+        f" = {p.score:.2f}\n"
+        f"  {conformance}\n"
+        f"  slo = 100 x sum(weight x budget_left) / sum(weight) = 100 x ({terms}) / {weights}"
+        f" = {p.slo:.2f}\n"
+        "  budget_left = max(0, 1 - min(error_budget_consumed, 1)) if the SLO passed, else 0"
+    )
+
+
+def _below(score: float, min_score: float | None) -> bool:
+    return min_score is not None and score < min_score
+
+
+def overall_verdict(
+    checks: Sequence[Check], slos: Sequence[SloResult], *, min_score: float | None = None
+) -> Verdict:
     """Verdict of the run, first match wins.
 
-    1. any check or SLO failed -> ``fail``;
+    1. any check or SLO failed, or the score is below ``min_score`` -> ``fail``;
     2. any check or SLO inconclusive -> ``inconclusive``;
     3. no check passed (none ran, or all were skipped) -> ``inconclusive``;
     4. otherwise ``pass``.
     """
     verdicts = {c.verdict for c in checks} | {s.verdict for s in slos}
-    if Verdict.FAIL in verdicts:
+    if Verdict.FAIL in verdicts or _below(compute_score(checks, slos), min_score):
         return Verdict.FAIL
     if Verdict.INCONCLUSIVE in verdicts:
         return Verdict.INCONCLUSIVE
@@ -273,15 +552,17 @@ def overall_verdict(checks: Sequence[Check], slos: Sequence[SloResult]) -> Verdi
     return Verdict.PASS
 
 
-def exit_code_for(checks: Sequence[Check], slos: Sequence[SloResult]) -> ExitCode:
+def exit_code_for(
+    checks: Sequence[Check], slos: Sequence[SloResult], *, min_score: float | None = None
+) -> ExitCode:
     """Exit code of the run, first match wins.
 
     1. any check failed -> ``CONFORMANCE_FAILED``;
-    2. any critical SLO failed -> ``SLO_BREACHED``;
+    2. any critical SLO failed, or the score is below ``min_score`` -> ``SLO_BREACHED``;
     3. any check or critical SLO inconclusive, or no check passed -> ``INCONCLUSIVE``;
     4. otherwise ``OK``.
 
-    Non-critical SLOs never change the exit code (they lower the score and the verdict), whether
+    Non-critical SLOs change the exit code only through the score (with ``min_score``), whether
     breached or without data: gating on a non-critical SLO's missing data but not on its breach
     would be backwards.
     """
@@ -289,7 +570,7 @@ def exit_code_for(checks: Sequence[Check], slos: Sequence[SloResult]) -> ExitCod
     check_verdicts = {c.verdict for c in checks}
     if Verdict.FAIL in check_verdicts:
         return ExitCode.CONFORMANCE_FAILED
-    if Verdict.FAIL in critical:
+    if Verdict.FAIL in critical or _below(compute_score(checks, slos), min_score):
         return ExitCode.SLO_BREACHED
     if (
         Verdict.INCONCLUSIVE in check_verdicts
@@ -311,8 +592,13 @@ def build_scorecard(
     started_at: datetime,
     finished_at: datetime,
     run_id: str | None = None,
+    load: LoadReport | None = None,
+    matrix: Sequence[MatrixCell] = (),
+    tenants: Sequence[TenantResources] = (),
+    min_score: float | None = None,
 ) -> Scorecard:
-    """Assemble a scorecard; summaries, score, verdict and exit code are computed, never passed.
+    """Assemble a scorecard; summaries, score, its formula, verdict and exit code are computed,
+    never passed.
 
     ``run_id`` defaults to ``<started_at as UTC, compact ISO 8601>-<8 hex digits>``, which sorts by
     start time. Checks and SLOs keep the order given. Datetimes must carry a timezone.
@@ -331,19 +617,31 @@ def build_scorecard(
         suites=summarize(checks),
         checks=list(checks),
         slos=list(slos),
+        load=load,
+        matrix=list(matrix),
+        tenants=list(tenants),
         score=compute_score(checks, slos),
-        verdict=overall_verdict(checks, slos),
-        exit_code=int(exit_code_for(checks, slos)),
+        score_formula=explain_score(checks, slos),
+        min_score=min_score,
+        verdict=overall_verdict(checks, slos, min_score=min_score),
+        exit_code=int(exit_code_for(checks, slos, min_score=min_score)),
     )
 
 
 def load_scorecard(path: str | os.PathLike[str]) -> Scorecard:
-    """Read a ``scorecard.json``; raises ``ScorecardError`` if it is not a valid v1 scorecard
-    (``OSError`` if it cannot be read)."""
+    """Read a ``scorecard.json`` (v2, or v1 upgraded to v2); raises ``ScorecardError`` if it is not
+    a valid scorecard (``OSError`` if it cannot be read)."""
     path = Path(path)
     text = path.read_text(encoding="utf-8")
     try:
-        return Scorecard.model_validate_json(text)
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ScorecardError(path, f"not JSON: {exc}") from exc
+    if isinstance(data, dict) and data.get("schema") in _READABLE_SCHEMAS:
+        # v1 is v2 without the fields v2 added (all of which have defaults).
+        data["schema"] = SCHEMA_ID
+    try:
+        return Scorecard.model_validate(data)
     except ValidationError as exc:
         raise ScorecardError(path, str(exc)) from exc
 
