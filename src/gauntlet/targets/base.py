@@ -240,7 +240,12 @@ class Target(Protocol):
         ...
 
     def load_entrypoint(self, namespace: str, service: str, *, port: int) -> str:
-        """A URL through which load reaches ``service``; load issue."""
+        """A URL through which load reaches ``service`` on its Service port ``port``."""
+        ...
+
+    def load_exec_prefix(self) -> list[str]:
+        """Argv prefix under which the load generator runs so that the entrypoint is reachable
+        (sandbox: ``nsenter`` into the load source pod's network namespace; clusters: ``[]``)."""
         ...
 
     def teardown(self) -> None:

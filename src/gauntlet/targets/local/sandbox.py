@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -32,7 +33,6 @@ from gauntlet.targets.base import (
     AuditFinding,
     DeployReport,
     L7Flow,
-    NotSupportedByTarget,
     Outcome,
     PlantedFault,
     PodStatus,
@@ -421,10 +421,83 @@ class LocalSandbox:
         flows.sort(key=lambda f: f.time)
         return flows
 
-    # -- verbs that arrive with later issues -----------------------------------------------
+    # -- load ----------------------------------------------------------------------------
 
     def load_entrypoint(self, namespace: str, service: str, *, port: int) -> str:
-        raise NotSupportedByTarget("load entrypoints arrive with the load suite")
+        """``http://<Service VIP>:<port>``: reachable only inside the sandbox, so the load runs
+        under ``load_exec_prefix()``."""
+        if self.plan is None:
+            raise TargetError("deploy the blueprint before asking for a load entrypoint")
+        key = f"{namespace}/{service}"
+        ports = [s for s in self.plan.services if s.key == key and s.protocol == "TCP"]
+        if not ports:
+            known = ", ".join(sorted({s.key for s in self.plan.services})) or "none"
+            raise TargetError(f"no Service {key} in the blueprint (Services: {known})")
+        match = next((s for s in ports if s.port == port), None)
+        if match is None:
+            have = ", ".join(str(s.port) for s in ports)
+            raise TargetError(f"Service {key} has no TCP port {port} (its ports: {have})")
+        if not match.backends:
+            raise TargetError(f"Service {key} port {port} selects no pods: load would only fail")
+        return f"http://{match.vip}:{port}"
+
+    def load_exec_prefix(self, *, source: str | None = None) -> list[str]:
+        """``nsenter`` into the network namespace of the load source pod (``ns/pod``; default:
+        the platform's ingress gateway, the pod the blueprint lets reach tenant apis from the
+        north), so load enters tenants the way outside traffic does: through the Service VIP,
+        the policies and the tenants' L7 rules."""
+        if self.plan is None:
+            raise TargetError("deploy the blueprint before asking for a load source")
+        key = source or self.default_load_source()
+        if key not in self.sockets:
+            raise TargetError(f"load source {key} is not a pod of the sandbox")
+        pid = self._host_pid(key)
+        if os.geteuid() == 0:
+            return ["nsenter", "-t", str(pid), "-n"]
+        # Rootless: the pod's network namespace belongs to the sandbox's user namespace.
+        return ["nsenter", "-t", str(pid), "-U", "-n"]
+
+    def default_load_source(self) -> str:
+        if self.plan is None:
+            raise TargetError("deploy the blueprint before asking for a load source")
+        gateways = sorted(
+            ep.key for ep in self.plan.endpoints if ep.pod.labels.get("app") == "ingress-gateway"
+        )
+        if not gateways:
+            raise TargetError(
+                "the blueprint has no pod labelled app=ingress-gateway to send load from; "
+                "pass the load source pod explicitly (ns/pod)"
+            )
+        return gateways[0]
+
+    def _host_pid(self, key: str) -> int:
+        """The PID of ``key``'s agent as this process sees it. The supervisor knows it only in
+        the sandbox's PID namespace; the kernel translates the peer PID of a Unix socket into
+        the reader's namespace (SO_PEERCRED), and NSpid in /proc confirms the match."""
+        inner = next(
+            (p.get("pid") for p in self.call({"op": "status"})["pods"] if p["key"] == key), None
+        )
+        if inner is None:
+            raise TargetError(f"load source {key} is not running")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(5)
+            try:
+                sock.connect(self.sockets[key])
+                cred = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+            except OSError as exc:
+                raise TargetError(f"agent of {key} unreachable: {exc}") from exc
+        pid = int.from_bytes(cred[:4], sys.byteorder, signed=True)
+        nspids: list[str] = []
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("NSpid:"):
+                    nspids = line.split()[1:]
+        if not nspids or nspids[-1] != str(inner):
+            raise TargetError(
+                f"agent of {key}: PID {pid} (NSpid {' '.join(nspids) or '?'}) does not match "
+                f"the supervisor's PID {inner}; the pod may be restarting, try again"
+            )
+        return pid
 
     def __enter__(self) -> LocalSandbox:
         return self

@@ -365,10 +365,14 @@ class Supervisor:
                     for line in Path(f"/proc/{pod.proc.pid}/status").read_text().splitlines():
                         if line.startswith("VmRSS:"):
                             rss = int(line.split()[1]) * 1024
+            alive = pod.proc is not None and pod.proc.returncode is None
             pods.append(
                 {
                     "key": pod.key,
                     "ip": pod.ip,
+                    # The agent's PID in the sandbox's PID namespace (the harness maps it to
+                    # its own view to nsenter the pod's network namespace).
+                    "pid": pod.proc.pid if alive and pod.proc is not None else None,
                     "ready": pod.ready,
                     "restarts": pod.restarts,
                     "start_latency_ms": pod.start_latency_ms,
