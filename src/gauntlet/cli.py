@@ -96,7 +96,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     (report_dir / "scorecard.json").unlink(missing_ok=True)
     code = _exit_from(report_dir, _run_pytest(_pytest_args(args, report_dir, [])))
     print(
-        f"gauntlet: reports in {report_dir}/ (scorecard.json, junit.xml); "
+        f"gauntlet: reports in {report_dir}/ (scorecard.json, junit.xml, report.html); "
         f"exit {code} ({ExitCode(code).name})"
     )
     return code

@@ -23,6 +23,7 @@ from gauntlet.blueprint import Blueprint, BlueprintError, load_blueprint
 from gauntlet.blueprint.probes import with_outsider
 from gauntlet.exitcodes import ExitCode
 from gauntlet.oracle import TruthTable, compute_truth_table
+from gauntlet.report.html import write_html
 from gauntlet.report.junit import write_junit
 from gauntlet.report.scorecard import (
     Check,
@@ -252,6 +253,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if report_dir:
         write_scorecard(scorecard, Path(report_dir) / "scorecard.json")
         write_junit(scorecard, Path(report_dir) / "junit.xml")
+        write_html(scorecard, Path(report_dir) / "report.html")
     if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         session.exitstatus = int(scorecard.exit_code)
 
