@@ -4,7 +4,10 @@ Design notes:
 
 - Layout: ``<testsuites name="gauntlet">`` > one ``<testsuite>`` per suite (plus ``"slo"`` when the
   run scored SLOs) > one ``<testcase classname="gauntlet.<suite>" name="<check id>">`` per check or
-  SLO. Element and attribute order follow the Jenkins/Surefire schema that the others accept too.
+  SLO (``classname="gauntlet.slo"``, name ``<slo>`` or ``<slo> [<window>]`` outside the run
+  window). An SLO's message states observed vs objective in its unit, the budget consumed, the
+  peak burn rate and the alerts that fired, so a CI summary explains a breach in one line.
+  Element and attribute order follow the Jenkins/Surefire schema that the others accept too.
 - JUnit has no third verdict. ``inconclusive`` becomes ``<skipped message="inconclusive: ...">``,
   so it never shows as green, and a reader can still tell it from a deliberate skip by the message
   prefix. ``errors`` is always 0: a target error is an inconclusive verdict, not a harness crash.
@@ -22,6 +25,7 @@ from collections.abc import Iterable
 from datetime import UTC
 from pathlib import Path
 
+from gauntlet.report import fmt
 from gauntlet.report.scorecard import (
     Check,
     Evidence,
@@ -93,25 +97,60 @@ def _check_case(suite: ET.Element, check: Check) -> None:
 
 
 def _slo_message(slo: SloResult) -> str:
-    observed = "no data" if slo.observed is None else f"observed {slo.observed:g}"
+    """One line: observed vs objective in the SLI's unit, budget, burn rate, alerts that fired."""
+    observed = "no data" if slo.observed is None else f"observed {fmt.observed(slo)}"
     budget = (
         "error budget consumed: unknown"
         if slo.error_budget_consumed is None
-        else f"error budget consumed: {slo.error_budget_consumed:.1%}"
+        else f"error budget consumed: {fmt.budget(slo.error_budget_consumed)}"
     )
+    parts = [f"{observed}, objective {fmt.objective(slo)}; {budget}"]
+    if slo.peak_burn_rate is not None:
+        parts.append(f"peak burn rate {slo.peak_burn_rate:.2f}x")
+    fired = [a for a in slo.alerts if a.fired]
+    if fired:
+        parts.append(
+            "alerts fired: " + ", ".join(f"{a.name} at {a.first_fired_s or 0:g} s" for a in fired)
+        )
     critical = ", critical" if slo.critical else ""
-    return f"{observed}, objective {slo.objective:g}; {budget}{critical}"
+    return "; ".join(parts) + critical
+
+
+def _slo_details(slo: SloResult) -> str:
+    lines = [slo.description] if slo.description else []
+    lines.append(
+        f"sli={slo.sli or '-'} unit={slo.unit or '-'} window={slo.window} source={slo.source} "
+        f"weight={slo.weight:g}"
+    )
+    for a in slo.alerts:
+        state = f"fired at {a.first_fired_s or 0:g} s" if a.fired else "did not fire"
+        lines.append(
+            f"alert {a.name}: burn rate >= {a.threshold:g}x over {a.long_window_s:g} s and "
+            f"{a.short_window_s:g} s: {state}"
+        )
+    return "\n".join(lines)
+
+
+def _slo_name(slo: SloResult) -> str:
+    # The same SLO can be evaluated over several windows (the run, a chaos experiment); CI tools
+    # key test cases by classname + name, so the window keeps them apart.
+    return slo.name if slo.window == "run" else f"{slo.name} [{slo.window}]"
 
 
 def _slo_case(suite: ET.Element, slo: SloResult) -> None:
     case = ET.SubElement(
         suite,
         "testcase",
-        {"classname": f"gauntlet.{SLO_SUITE}", "name": _xml_text(slo.name), "time": _seconds(0)},
+        {
+            "classname": f"gauntlet.{SLO_SUITE}",
+            "name": _xml_text(_slo_name(slo)),
+            "time": _seconds(0),
+        },
     )
     message = _slo_message(slo)
-    _outcome(case, slo.verdict, message, "")
-    _add_text(case, "system-out", message)
+    details = _slo_details(slo)
+    _outcome(case, slo.verdict, message, details)
+    _add_text(case, "system-out", f"{message}\n{details}")
 
 
 def _counts(cases: list[Verdict]) -> dict[str, str]:
@@ -150,6 +189,15 @@ def render_junit(sc: Scorecard) -> str:
         "score": f"{sc.score:.2f}",
         "verdict": str(sc.verdict),
     }
+    if sc.load is not None:
+        properties |= {
+            "load.profile": sc.load.profile,
+            "load.requests": str(sc.load.requests),
+            "load.errors": str(sc.load.errors),
+            "load.rps": f"{sc.load.rps:.1f}",
+            "load.p95_ms": f"{sc.load.latency.p95_ms:.3f}",
+            "load.p99_ms": f"{sc.load.latency.p99_ms:.3f}",
+        }
     for name, items in by_suite.items():
         suite = ET.SubElement(
             root,
