@@ -8,6 +8,7 @@ run fails conformance. ``selfcheck.json`` lists every fault with its outcome.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ from pydantic import BaseModel
 
 from gauntlet.blueprint import load_blueprint
 from gauntlet.exitcodes import ExitCode
+from gauntlet.load.service import NoLoadService, load_service
 from gauntlet.oracle import compute_truth_table
 from gauntlet.plugin import REFERENCE_PLATFORM
 from gauntlet.report.scorecard import atomic_write_text
@@ -29,6 +31,8 @@ class FaultOutcome(BaseModel):
     detected: bool
     run_exit_code: int
     failed_checks: list[str]
+    breached_slos: list[str] = []
+    """SLOs that failed in the fault's run (load faults are caught by SLOs, not checks)."""
 
 
 class SelfcheckReport(BaseModel):
@@ -51,6 +55,15 @@ FAULT_SUITES: dict[str, str] = {
     "l7-proxy-bypassed": "l7",
     "l7-path-unanchored": "l7",
     "l7-method-dropped": "l7",
+    "slow-responses": "load",
+    "error-responses": "load",
+}
+
+# Faults a conformance check cannot see but an SLO must: detected when the run breaches an SLO
+# whose SLI starts with one of these (e.g. "latency-p95"), not by failing checks.
+SLO_FAULTS: dict[str, tuple[str, ...]] = {
+    "slow-responses": ("latency",),
+    "error-responses": ("availability",),
 }
 
 
@@ -83,9 +96,23 @@ def planted_faults(platform: Path, suites: list[str] | None = None) -> list[tupl
     # be detected on a blueprint with HTTP rules.
     if any(e.l7_rules is not None for e in compute_truth_table(bp).expectations):
         faults += [(f, f) for f in ("l7-proxy-bypassed", "l7-path-unanchored", "l7-method-dropped")]
+    # Load faults go on the first pod behind the Service the load suite loads, so about half of
+    # its requests meet the fault (the Service balances over two pods).
+    with contextlib.suppress(NoLoadService):
+        pod = load_service(bp).pods[0]
+        faults += [
+            ("slow-responses", f"slow-responses:pod={pod};latency_ms=1000"),
+            ("error-responses", f"error-responses:pod={pod};ratio=0.2"),
+        ]
     if suites:
         faults = [f for f in faults if FAULT_SUITES[f[0]] in suites]
     return faults
+
+
+def _detected(fault_id: str, code: int, failed: list[str], breached: list[str]) -> bool:
+    if fault_id in SLO_FAULTS:
+        return code in (ExitCode.SLO_BREACHED, ExitCode.CONFORMANCE_FAILED) and bool(breached)
+    return code == ExitCode.CONFORMANCE_FAILED and bool(failed)
 
 
 def run_selfcheck(args: argparse.Namespace, run: Callable[[Path, list[str]], int]) -> int:
@@ -100,21 +127,26 @@ def run_selfcheck(args: argparse.Namespace, run: Callable[[Path, list[str]], int
         rd = report_dir / fault_id
         code = run(rd, ["--gauntlet-plant", spec])
         failed: list[str] = []
+        breached: list[str] = []
         scorecard = rd / "scorecard.json"
         if scorecard.exists():
-            failed = [
-                c["id"]
-                for c in json.loads(scorecard.read_text())["checks"]
-                if c["verdict"] == "fail"
+            data = json.loads(scorecard.read_text())
+            failed = [c["id"] for c in data["checks"] if c["verdict"] == "fail"]
+            breached = [
+                s["name"]
+                for s in data.get("slos", [])
+                if s["verdict"] == "fail"
+                and str(s.get("sli") or s["name"]).startswith(SLO_FAULTS.get(fault_id, ("",)))
             ]
         outcomes.append(
             FaultOutcome(
                 id=fault_id,
                 description=FAULTS[fault_id],
                 plant=spec,
-                detected=code == ExitCode.CONFORMANCE_FAILED and bool(failed),
+                detected=_detected(fault_id, code, failed, breached),
                 run_exit_code=code,
                 failed_checks=failed,
+                breached_slos=breached,
             )
         )
     report = SelfcheckReport(
@@ -128,7 +160,10 @@ def run_selfcheck(args: argparse.Namespace, run: Callable[[Path, list[str]], int
     atomic_write_text(report_dir / "selfcheck.json", json.dumps(data, indent=2) + "\n")
     for o in outcomes:
         mark = "DETECTED" if o.detected else "MISSED  "
-        print(f"  {mark} {o.id}: {o.description} ({len(o.failed_checks)} failing checks)")
+        caught = f"{len(o.failed_checks)} failing checks"
+        if o.id in SLO_FAULTS:
+            caught = f"breached SLOs: {', '.join(o.breached_slos) or 'none'}"
+        print(f"  {mark} {o.id}: {o.description} ({caught})")
     print(
         f"gauntlet selfcheck: {report.detected}/{report.total} planted faults detected; "
         f"baseline exit {baseline}; report {report_dir / 'selfcheck.json'}"

@@ -73,6 +73,7 @@ _REASONS = {
     413: "Content Too Large",
     431: "Request Header Fields Too Large",
     501: "Not Implemented",
+    503: "Service Unavailable",
 }
 _TOKEN_CHARS = frozenset(
     "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -479,7 +480,8 @@ async def handle_probe_request(request: dict[str, Any]) -> dict[str, Any]:
 
 
 class AgentState:
-    """What the serving agent knows about itself; ``latency_s`` is set over the control socket."""
+    """What the serving agent knows about itself; ``latency_s`` and ``error_ratio`` (planted
+    faults) are set over the control socket."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -487,6 +489,18 @@ class AgentState:
         self.tcp_ports: list[int] = []
         self.udp_ports: list[int] = []
         self.latency_s = 0.0
+        self.error_ratio = 0.0
+        self.answered = 0
+
+    def next_fails(self) -> bool:
+        """Whether the next HTTP answer is an injected 503: exactly ``error_ratio`` of the
+        answers since the ratio was set, evenly spaced (deterministic, unlike a coin flip, so a
+        short run sees its share)."""
+        if self.error_ratio <= 0:
+            return False
+        self.answered += 1
+        n = self.answered
+        return int(n * self.error_ratio) > int((n - 1) * self.error_ratio)
 
 
 class HttpRequest(NamedTuple):
@@ -592,6 +606,8 @@ async def _serve_http(
                 writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # else curl stalls 1 s
             await reader.readexactly(int(length_text))
             status, payload = route(request, pod=state.name, port=port)
+            if state.next_fails():
+                status, payload = 503, {"error": "injected fault: error_ratio", "pod": state.name}
             keep_alive = _wants_keep_alive(request)
             if state.latency_s > 0:
                 await asyncio.sleep(state.latency_s)
@@ -670,7 +686,22 @@ async def handle_control(state: AgentState, line: bytes) -> dict[str, Any]:
             return {"ok": False, "error": "'latency_ms' must be a non-negative number"}
         state.latency_s = latency_ms / 1000.0
         return {"ok": True}
-    return {"ok": False, "error": f"unknown op {op!r}; expected ping, probe or set_latency"}
+    if op == "set_error_ratio":
+        ratio = request.get("error_ratio")
+        if (
+            isinstance(ratio, bool)
+            or not isinstance(ratio, int | float)
+            or not math.isfinite(ratio)
+            or not 0 <= ratio <= 1
+        ):
+            return {"ok": False, "error": "'error_ratio' must be a number in 0..1"}
+        state.error_ratio = float(ratio)
+        state.answered = 0
+        return {"ok": True}
+    return {
+        "ok": False,
+        "error": f"unknown op {op!r}; expected ping, probe, set_latency or set_error_ratio",
+    }
 
 
 async def _serve_control(

@@ -28,7 +28,12 @@ FAULTS: dict[str, str] = {
     "l7-path-unanchored": "the L7 proxy matches path regexes unanchored (a search, not a "
     "whole-path match)",
     "l7-method-dropped": "the L7 proxy ignores the method of HTTP rules",
+    "slow-responses": "one workload answers slowly (a bad node, a saturated dependency)",
+    "error-responses": "one workload answers 5xx for a fraction of its requests",
 }
+
+SLOW_RESPONSES_DEFAULT_MS = 1000.0
+ERROR_RESPONSES_DEFAULT_RATIO = 0.2
 
 _L7_FAULTS = {
     "l7-proxy-bypassed": L7Options(bypass=True),
@@ -68,7 +73,27 @@ def plant_fault(sandbox: LocalSandbox, fault: PlantedFault) -> None:
         sandbox.reapply(PolicySet((*pset.policies, planted)), CompileOptions())
     elif fault.id in _L7_FAULTS:
         sandbox.reapply(pset, CompileOptions(l7=_L7_FAULTS[fault.id]))
+    elif fault.id in ("slow-responses", "error-responses"):
+        _plant_app_fault(sandbox, fault.id, params)
     elif fault.id == "enforcement-off-pod":
         sandbox.reapply(pset, CompileOptions(unenforced=frozenset({params["pod"]})))
     else:
         raise TargetError(f"unknown fault {fault.id!r}; known: {', '.join(FAULTS)}")
+
+
+def _plant_app_fault(sandbox: LocalSandbox, fault_id: str, params: dict[str, str]) -> None:
+    """Application-level faults live in the pod's agent (no netem on these kernels); they last
+    until the pod restarts, like a process that went bad."""
+    pod = params.get("pod")
+    if not pod or pod not in sandbox.sockets:
+        raise TargetError(f"cannot plant {fault_id}: pod={pod!r} is not a pod of the sandbox")
+    try:
+        if fault_id == "slow-responses":
+            value = float(params.get("latency_ms", SLOW_RESPONSES_DEFAULT_MS))
+            request: dict[str, object] = {"op": "set_latency", "latency_ms": value}
+        else:
+            value = float(params.get("ratio", ERROR_RESPONSES_DEFAULT_RATIO))
+            request = {"op": "set_error_ratio", "error_ratio": value}
+    except ValueError as exc:
+        raise TargetError(f"cannot plant {fault_id}: {exc}") from None
+    sandbox.agent_control(pod, request)

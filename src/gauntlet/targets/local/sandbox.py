@@ -371,6 +371,23 @@ class LocalSandbox:
     def kill_pod(self, key: str) -> None:
         self.call({"op": "kill_pod", "key": key})
 
+    def agent_control(self, key: str, request: dict[str, object]) -> dict[str, Any]:
+        """One request on pod ``key``'s agent control socket (faults: latency, error ratio)."""
+        if key not in self.sockets:
+            raise TargetError(f"no pod {key} in the sandbox")
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(10)
+                sock.connect(self.sockets[key])
+                sock.sendall(json.dumps(request).encode() + b"\n")
+                line = sock.makefile("rb").readline()
+            resp: dict[str, Any] = json.loads(line)
+        except (OSError, ValueError) as exc:
+            raise TargetError(f"agent of {key}: {exc}") from exc
+        if not resp.get("ok"):
+            raise TargetError(f"agent of {key}: {resp.get('error')}")
+        return resp
+
     # -- control plane: admission, RBAC, objects, audit ------------------------------------
     def _control(self) -> LocalControlPlane:
         if self.control is None:
