@@ -170,8 +170,9 @@ class SloResult(_Model):
     weight: NonNegativeFloat = 1.0
     """Share of this SLO in the SLO part of the score (docs/scorecard.md); 0 = informational."""
     peak_burn_rate: NonNegativeFloat | None = None
-    """Highest burn rate (multiple of the sustainable error rate) over any short alert window;
-    null when not computed (no per-request data, or an SLI without a time series)."""
+    """Highest burn rate (multiple of the sustainable error rate) over a sliding window as long as
+    the fastest alert's long window, scaled to the run (docs/slos.md); null when the SLI has no
+    time series (e.g. isolation cell counts)."""
     alerts: list[BurnRateAlert] = Field(default_factory=list)
     """The spec's burn-rate alert conditions, evaluated over the window."""
     window: str = "run"
@@ -179,6 +180,9 @@ class SloResult(_Model):
     source: str = "gauntlet"
     """Where the data came from: ``"gauntlet"`` (the harness's own measurements) or
     ``"prometheus"``."""
+    message: str = ""
+    """Why the verdict is what it is when the numbers do not say it, e.g. why there was no data or
+    why the SLO was skipped."""
 
     @model_validator(mode="after")
     def _no_data_is_not_a_pass(self) -> Self:
