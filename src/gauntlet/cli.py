@@ -178,6 +178,48 @@ def cmd_policy_verify(args: argparse.Namespace) -> int:
     return ExitCode.OK if ok else ExitCode.CONFORMANCE_FAILED
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from gauntlet.report.compare import (
+        RunNotFound,
+        ScorecardError,
+        compare,
+        load_run,
+        print_table,
+        write_compare_html,
+    )
+
+    try:
+        comparison = compare([load_run(run) for run in args.runs])
+    except (RunNotFound, ScorecardError, OSError) as exc:
+        _err(str(exc))
+        return ExitCode.USAGE_ERROR
+    print_table(comparison)
+    if args.html:
+        write_compare_html(comparison, args.html)
+        print(f"gauntlet: comparison written to {args.html}")
+    return ExitCode.OK
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    from gauntlet.report.compare import RunNotFound, ScorecardError, load_run
+    from gauntlet.report.gate import GateError, gate, parse_tolerance
+
+    try:
+        result = gate(
+            load_run(args.baseline),
+            load_run(args.candidate),
+            tolerance=parse_tolerance(args.tolerance),
+            confidence=args.confidence,
+            resamples=args.resamples,
+            seed=args.seed,
+        )
+    except (RunNotFound, ScorecardError, OSError, GateError) as exc:
+        _err(str(exc))
+        return ExitCode.USAGE_ERROR
+    print("\n".join(result.lines()))
+    return result.exit_code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gauntlet", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -236,6 +278,26 @@ def build_parser() -> argparse.ArgumentParser:
     verify_p.add_argument("--run", default=None, help="only tests/cases matching this regex")
     verify_p.add_argument("-v", "--verbose", action="store_true", help="print every test/case")
     verify_p.set_defaults(func=cmd_policy_verify, suite=[])
+
+    compare_p = sub.add_parser("compare", help="scorecards side by side (per distribution)")
+    compare_p.add_argument("runs", nargs="+", metavar="RUN", help="report dir or scorecard.json")
+    compare_p.add_argument("--html", type=Path, default=None, help="also write an HTML page")
+    compare_p.set_defaults(func=cmd_compare, suite=[])
+
+    gate_p = sub.add_parser("gate", help="fail on a significant regression vs a baseline")
+    gate_p.add_argument("--baseline", required=True, metavar="RUN", help="report dir or file")
+    gate_p.add_argument("--candidate", required=True, metavar="RUN", help="report dir or file")
+    gate_p.add_argument(
+        "--tolerance",
+        action="append",
+        default=[],
+        help="10%% (latency, relative), 5ms (latency floor), budget=10%% (error budget); "
+        "repeatable or comma-separated; defaults: 10%%, 5ms, budget=10%%",
+    )
+    gate_p.add_argument("--confidence", type=float, default=0.95, help="interval level")
+    gate_p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples")
+    gate_p.add_argument("--seed", type=int, default=0, help="bootstrap seed (deterministic)")
+    gate_p.set_defaults(func=cmd_gate, suite=[])
 
     down_p = sub.add_parser("down", help="tear down (also after a SIGKILLed run)")
     down_p.add_argument("--target", default="local", choices=("local", "kind", "kubeconfig"))

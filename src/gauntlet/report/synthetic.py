@@ -59,7 +59,7 @@ def synthetic_load(
     rps: int = 100,
     seed: int = 0,
     extra_latency_ms: float = 0.0,
-    error_ratio: float = 0.0005,
+    error_ratio: float = 0.0002,
     median_ms: float = 8.0,
 ) -> tuple[LoadReport, list[int]]:
     """A load report and its raw latencies (microseconds), ``rps`` requests in every second."""
