@@ -206,13 +206,18 @@ _RICH_STYLE = {
 
 
 def print_table(comparison: Comparison, *, width: int | None = None) -> None:
-    """The comparison as a rich table on stdout (colours only on a terminal)."""
+    """The comparison as a rich table on stdout (colours only on a terminal).
+
+    Piped output is not squeezed into 80 columns: a table is only as wide as its content, and
+    a wrapped SLO name in a CI log helps nobody."""
+    import sys
+
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     table = Table(show_lines=False, header_style="bold")
-    table.add_column("")
+    table.add_column("", no_wrap=True)
     for header in comparison.headers():
         table.add_column(header, justify="right")
     section = None
@@ -228,6 +233,8 @@ def print_table(comparison: Comparison, *, width: int | None = None) -> None:
                 for c in row.cells
             ),
         )
+    if width is None and not sys.stdout.isatty():
+        width = 400
     Console(width=width).print(table)
 
 
