@@ -132,8 +132,12 @@ def evaluate_alert(buckets: Buckets, *, target: float, scaled: ScaledRule) -> Bu
     windows = _Windows(buckets, target)
     rule = scaled.rule
 
+    # A relative tolerance keeps "exactly at the threshold" exact despite float rounding
+    # (0.01 / (1 - 0.99) is 0.9999999999999991).
+    at, above = rule.threshold * (1 - 1e-9), rule.threshold * (1 + 1e-9)
+
     def over(rate: float) -> bool:
-        return rate >= rule.threshold if rule.inclusive else rate > rule.threshold
+        return rate >= at if rule.inclusive else rate > above
 
     held = 0
     fired_at: float | None = None
@@ -157,13 +161,15 @@ def evaluate_alert(buckets: Buckets, *, target: float, scaled: ScaledRule) -> Bu
 
 def bucketize(times_s: Sequence[float], bad: Sequence[bool], *, span_s: float) -> Buckets:
     """Per-second buckets of events at ``times_s`` (seconds since the window start)."""
-    n = max(1, math.ceil(span_s - 1e-9))
-    if times_s:
-        n = max(n, int(max(times_s)) + 1)
+    return bucketize_indices([max(0, int(t)) for t in times_s], bad, span_s=span_s)
+
+
+def bucketize_indices(seconds: Sequence[int], bad: Sequence[bool], *, span_s: float) -> Buckets:
+    """Per-second buckets of events in whole seconds since the window start (>= 0)."""
+    n = max(1, math.ceil(span_s - 1e-9), max(seconds, default=0) + 1)
     total = [0.0] * n
     bads = [0.0] * n
-    for t, b in zip(times_s, bad, strict=True):
-        i = min(n - 1, max(0, int(t)))
+    for i, b in zip(seconds, bad, strict=True):
         total[i] += 1
         if b:
             bads[i] += 1

@@ -27,7 +27,7 @@ from gauntlet.report.scorecard import LoadReport, SloResult, Verdict
 from gauntlet.slo.burn import (
     DEFAULT_PEAK_RULE,
     Buckets,
-    bucketize,
+    bucketize_indices,
     budget_consumed,
     evaluate_alert,
     peak_burn_rate,
@@ -111,18 +111,18 @@ class _Context:
     cache: dict[str, object] = field(default_factory=dict)
 
 
-def _good(value: float, op: str | None, threshold: float) -> bool:
+def _bad_values(values: Sequence[float], op: str | None, threshold: float) -> list[bool]:
     if op == "lte":
-        return value <= threshold
+        return [v > threshold for v in values]
     if op == "lt":
-        return value < threshold
+        return [v >= threshold for v in values]
     if op == "gte":
-        return value >= threshold
-    return value > threshold
+        return [v < threshold for v in values]
+    return [v <= threshold for v in values]
 
 
-def _load_columns(ctx: _Context) -> tuple[list[float], list[float], list[int], float]:
-    """(completion time s, latency ms, status) per request and the load's span, cached."""
+def _load_columns(ctx: _Context) -> tuple[list[int], list[float], list[int], float]:
+    """(completion second, latency ms, status) per request and the load's span, cached."""
     cached = ctx.cache.get("load")
     if cached is not None:
         return cached  # type: ignore[return-value]
@@ -134,35 +134,35 @@ def _load_columns(ctx: _Context) -> tuple[list[float], list[float], list[int], f
     latency_us = getattr(samples, "latency_us", None)
     status_col = getattr(samples, "status", None)
     if done_us is not None and latency_us is not None and status_col is not None:
-        times = [t / 1e6 for t in done_us]
+        seconds = [max(0, t // 1_000_000) for t in done_us]
         latencies = [v / 1000.0 for v in latency_us]
         statuses = list(status_col)
     else:
         rows = list(samples)
-        times = [s.time_s for s in rows]
+        seconds = [max(0, int(s.time_s)) for s in rows]
         latencies = [s.latency_ms for s in rows]
         statuses = [s.status for s in rows]
-    span = max([run.report.duration_s, *times[-1:]])
-    ctx.cache["load"] = (times, latencies, statuses, span)
-    return times, latencies, statuses, span
+    span = max(run.report.duration_s, max(seconds, default=0))
+    ctx.cache["load"] = (seconds, latencies, statuses, span)
+    return seconds, latencies, statuses, span
 
 
 def _gauntlet_events(spec: SloSpec, ctx: _Context, op: str | None, value: float | None) -> _Events:
     ind = spec.indicator
     m = ctx.m
     if ind.measurement == "load":
-        times, latencies, statuses, span = _load_columns(ctx)
-        if not times:
+        seconds, latencies, statuses, span = _load_columns(ctx)
+        if not seconds:
             raise _NoData("the load completed no request")
         if ind.kind == "ratio":
             # Availability: an HTTP answer below 500 is good; 5xx and no answer (0) are bad.
             bad = [s == 0 or s >= 500 for s in statuses]
-            return _Events(len(bad), sum(bad), bucketize(times, bad, span_s=span))
-        assert value is not None
-        bad = [not _good(v, op, value) for v in latencies]
-        return _Events(
-            len(bad), sum(bad), bucketize(times, bad, span_s=span), values=_sorted(ctx, latencies)
-        )
+        else:
+            assert value is not None
+            bad = _bad_values(latencies, op, value)
+        events = bucketize_indices(seconds, bad, span_s=span)
+        ordered = _sorted(ctx, latencies) if ind.kind == "threshold" else None
+        return _Events(len(bad), sum(bad), events, values=ordered)
     if ind.measurement in ("isolation", "admission"):
         counts = m.isolation if ind.measurement == "isolation" else m.admission
         if counts is None:
@@ -172,8 +172,7 @@ def _gauntlet_events(spec: SloSpec, ctx: _Context, op: str | None, value: float 
     if values is None:
         raise _NoData(f"no {ind.measurement} measurement in this run")
     assert value is not None
-    bad_count = sum(1 for v in values if not _good(v, op, value))
-    return _Events(len(values), bad_count, values=sorted(values))
+    return _Events(len(values), sum(_bad_values(values, op, value)), values=sorted(values))
 
 
 def _sorted(ctx: _Context, latencies: list[float]) -> list[float]:
@@ -209,7 +208,7 @@ def _prometheus_events(
                 raise _NoData(f"Prometheus returned no samples for {ind.total!r}")
             assert value is not None
             times = [t - start.timestamp() for t, _ in series]
-            bad = [not _good(v, op, value) for _, v in series]
+            bad = _bad_values([v for _, v in series], op, value)
             buckets = _to_buckets(
                 times, [1.0] * len(bad), [float(b) for b in bad], step, start, end
             )

@@ -202,8 +202,10 @@ def _parse(path: Path, index: int, raw: object, into: _Objects) -> None:
     try:
         doc = model.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise SloSpecError(path, where, _loc(first["loc"]), first["msg"]) from None
+        # Name every problem: a typo shows up as both "unknown field" and "field required".
+        first, *rest = exc.errors()
+        reason = "; ".join([first["msg"], *(f"{_loc(e['loc'])}: {e['msg']}" for e in rest)])
+        raise SloSpecError(path, where, _loc(first["loc"]), reason) from None
     table: dict[str, tuple[Path, object]] = {
         "SLO": into.slos,
         "SLI": into.slis,
@@ -528,6 +530,8 @@ def load_specs(
                 if item is not None:
                     _parse(file, index, item, objs)
                 index += 1
+    for p, sli in objs.slis.values():  # unreferenced SLIs are checked too
+        _indicator(p, f"SLI {sli.metadata.name}", sli.metadata, sli.spec)
     specs = [_resolve(p, slo, objs) for p, slo in objs.slos.values()]
     if measurement is not None:
         specs = [s for s in specs if s.measurement == measurement]
