@@ -96,6 +96,7 @@ svg.heatmap{max-width:none}
 .alert{display:inline-block;border-radius:4px;padding:0 6px;margin:1px 2px;font-size:12px;
 border:1px solid #d1d5db;color:#374151;white-space:nowrap}
 .alert.fired{background:#fee2e2;border-color:#fca5a5;color:#991b1b;font-weight:600}
+.why{font-size:12px;color:#92400e}
 .legend{display:flex;gap:14px;flex-wrap:wrap;font-size:12px;color:#374151;margin:6px 0}
 .swatch{display:inline-block;width:12px;height:12px;border-radius:2px;vertical-align:-2px;
 margin-right:4px;border:1px solid #d1d5db}
@@ -235,6 +236,8 @@ def _slos(sc: Scorecard) -> str:
     for slo in sc.slos:
         critical = '<span class="badge">critical</span>' if slo.critical else ""
         description = f'<div class="muted">{_e(slo.description)}</div>' if slo.description else ""
+        if slo.message:
+            description += f'<div class="why">{_e(slo.message)}</div>'
         burn = "-" if slo.peak_burn_rate is None else f"{slo.peak_burn_rate:.2f}x"
         where = " · ".join(p for p in (slo.sli, slo.window, slo.source) if p)
         rows.append(

@@ -113,7 +113,8 @@ def _slo_message(slo: SloResult) -> str:
             "alerts fired: " + ", ".join(f"{a.name} at {a.first_fired_s or 0:g} s" for a in fired)
         )
     critical = ", critical" if slo.critical else ""
-    return "; ".join(parts) + critical
+    why = f" ({slo.message})" if slo.message else ""
+    return "; ".join(parts) + critical + why
 
 
 def _slo_details(slo: SloResult) -> str:
