@@ -64,7 +64,7 @@ def test_slo_message_names_fired_alerts_and_burn_rate() -> None:
         objective=0.999,
         observed=0.99,
         verdict=Verdict.FAIL,
-        error_budget_consumed=10.0,
+        error_budget_consumed=9.0,
         critical=True,
         peak_burn_rate=14.9,
         alerts=[
@@ -83,7 +83,7 @@ def test_slo_message_names_fired_alerts_and_burn_rate() -> None:
     failure = root.find("testsuite[@name='slo']/testcase/failure")
     assert failure is not None
     assert failure.get("message") == (
-        "observed 99 %, objective ≥ 99.9 %; error budget consumed: 1000 %; "
+        "observed 99 %, objective ≥ 99.9 %; error budget consumed: 900 %; "
         "peak burn rate 14.90x; alerts fired: page at 12.5 s, critical"
     )
 

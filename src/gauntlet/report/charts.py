@@ -508,7 +508,8 @@ def budget_bar(consumed: float | None, *, width: float = 180) -> str:
         )
     share = min(consumed, 1.0)
     color = "#16a34a" if consumed < 0.5 else "#d97706" if consumed < 1 else "#dc2626"
-    label = f"{100 * consumed:.0f} % used" if consumed <= 1 else f"{100 * consumed:.0f} % overspent"
+    percent = f"{100 * consumed:.0f} %" if consumed < 10 else "> 1000 %"
+    label = f"{percent} used" if consumed <= 1 else f"{percent} overspent"
     remaining = max(0.0, 1 - consumed)
     inside = share > 0.45
     return (

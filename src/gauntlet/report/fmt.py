@@ -61,7 +61,9 @@ def budget(consumed: float | None) -> str:
     """Error budget consumed as a percentage; ``"unknown"`` without data."""
     if consumed is None:
         return "unknown"
-    return f"{100 * consumed:.0f} %"
+    # An SLO without budget (objective 100 %) reports a capped 1000x for any bad event: the exact
+    # figure means nothing there.
+    return f"{100 * consumed:.0f} %" if consumed < 10 else "> 1000 %"
 
 
 def signed(value: float, unit: str) -> str:

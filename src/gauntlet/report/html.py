@@ -237,7 +237,8 @@ def _slos(sc: Scorecard) -> str:
         critical = '<span class="badge">critical</span>' if slo.critical else ""
         description = f'<div class="muted">{_e(slo.description)}</div>' if slo.description else ""
         if slo.message:
-            description += f'<div class="why">{_e(slo.message)}</div>'
+            why = "why" if slo.verdict is not Verdict.PASS else "muted"
+            description += f'<div class="{why}">{_e(slo.message)}</div>'
         burn = "-" if slo.peak_burn_rate is None else f"{slo.peak_burn_rate:.2f}x"
         where = " · ".join(p for p in (slo.sli, slo.window, slo.source) if p)
         rows.append(
