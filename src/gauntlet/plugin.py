@@ -5,18 +5,31 @@ checks suites record. Suites get the blueprint, the truth table and a deployed `
 session fixtures, record three-valued verdicts through ``gauntlet_check``, and the plugin turns
 them into ``scorecard.json`` and ``junit.xml`` (one result model for every report) and into the
 process exit code (``gauntlet.ExitCode``).
+
+Design notes:
+
+- What a check records (its ``Check``, and whatever it published: SLO results, the load report,
+  matrix cells, tenant resources) travels in its test report's ``user_properties`` as one JSON
+  entry. pytest-xdist serializes those to the controller, so the scorecard is assembled in one
+  place (``pytest_runtest_logreport``) whether the run has workers or not; workers write nothing.
+- Run-level SLOs (isolation integrity, admission correctness, pod start latency, Prometheus SLIs)
+  are evaluated at the end of the session from what the suites that ran recorded; an SLO whose
+  suite did not run is left out, not reported as missing data. Suites publish the SLOs they
+  evaluate themselves (the load suite's), and a published result wins over a run-level one of
+  the same name.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel, ConfigDict, Field
 
 from gauntlet import progress
 from gauntlet.blueprint import Blueprint, BlueprintError, load_blueprint
@@ -29,9 +42,23 @@ from gauntlet.report.scorecard import (
     Check,
     Distribution,
     Evidence,
+    LoadReport,
+    MatrixCell,
+    Scorecard,
+    SloResult,
+    TenantResources,
     Verdict,
     build_scorecard,
     write_scorecard,
+)
+from gauntlet.slo import (
+    EventCounts,
+    Measurements,
+    PrometheusSource,
+    SloSpec,
+    SloSpecError,
+    evaluate,
+    load_specs,
 )
 from gauntlet.targets.base import PlantedFault, Target, TargetError
 
@@ -39,15 +66,44 @@ REFERENCE_PLATFORM = Path(__file__).resolve().parents[2] / "fixtures" / "platfor
 TARGETS = ("local", "kind", "kubeconfig")
 
 
+class _Payload(BaseModel):
+    """What one test report carries to the process that writes the scorecard."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    check: Check
+    slos: list[SloResult] = Field(default_factory=list)
+    load: LoadReport | None = None
+    matrix: list[MatrixCell] = Field(default_factory=list)
+    tenants: list[TenantResources] = Field(default_factory=list)
+    distribution: Distribution | None = None
+    pod_start_latencies_ms: list[float] | None = None
+    """Sent once per process that deployed a target (each xdist worker deploys its own)."""
+
+
+_PROPERTY = "gauntlet"
+"""Name of the ``user_properties`` entry holding a ``_Payload`` as JSON."""
+
+
 @dataclass
 class RunState:
     """Everything the plugin keeps for one pytest session (under ``config.stash``)."""
 
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    checks: list[Check] = field(default_factory=list)
     recorded: dict[str, Check] = field(default_factory=dict)
+    """Checks by test node id (filled from test reports, in arrival order)."""
+    slos: list[SloResult] = field(default_factory=list)
+    """SLO results suites published, in arrival order."""
+    loads: list[tuple[str, LoadReport]] = field(default_factory=list)
+    """(check id, load report) per published load report; the scorecard keeps the last."""
+    matrix: list[MatrixCell] = field(default_factory=list)
+    tenants: dict[str, TenantResources] = field(default_factory=dict)
+    pod_start_latencies_ms: list[float] | None = None
     distribution: Distribution | None = None
     target_error: str | None = None
+    # This process's deployment, not yet sent with a report:
+    unsent_pod_starts: list[float] | None = None
+    slo_specs: list[SloSpec] = field(default_factory=list)
 
 
 STATE_KEY = pytest.StashKey[RunState]()
@@ -59,7 +115,11 @@ class Inconclusive(Exception):
 
 @dataclass
 class CheckRecorder:
-    """Handed to a test by the ``gauntlet_check`` fixture to record its verdict and evidence."""
+    """Handed to a test by the ``gauntlet_check`` fixture to record its verdict and evidence.
+
+    ``publish_*`` put results into the run's scorecard; call them from the test body (what is
+    published travels with the test's report, so it works under pytest-xdist too).
+    """
 
     suite: str
     id: str
@@ -68,9 +128,29 @@ class CheckRecorder:
     counts: dict[str, int] = field(default_factory=dict)
     verdict: Verdict | None = None
     message: str = ""
+    slos: list[SloResult] = field(default_factory=list)
+    load: LoadReport | None = None
+    matrix: list[MatrixCell] = field(default_factory=list)
+    tenants: list[TenantResources] = field(default_factory=list)
 
     def attach(self, title: str, content: str, kind: str = "text") -> None:
         self.evidence.append(Evidence(kind=kind, title=title, content=content))
+
+    def publish_slos(self, slos: Sequence[SloResult]) -> None:
+        """Add SLO results to the scorecard (calls add up, from any number of checks)."""
+        self.slos.extend(slos)
+
+    def publish_load(self, report: LoadReport) -> None:
+        """Set the run's load report (the scorecard holds one: the last one published)."""
+        self.load = report
+
+    def publish_matrix(self, cells: Sequence[MatrixCell]) -> None:
+        """Add probed isolation matrix cells (calls add up; e.g. one row per check)."""
+        self.matrix.extend(cells)
+
+    def publish_tenants(self, tenants: Sequence[TenantResources]) -> None:
+        """Add requested resources per tenant (a namespace published twice keeps the last)."""
+        self.tenants.extend(tenants)
 
     def conclude(self, verdict: Verdict, message: str = "") -> None:
         self.verdict = verdict
@@ -110,10 +190,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="selfcheck: plant a fault, ID[:key=value;key=value] (sandbox only)",
     )
     group.addoption("--gauntlet-progress", action="store_true", help="print phase progress")
+    group.addoption(
+        "--min-score",
+        type=float,
+        default=None,
+        help="fail the run with SLO_BREACHED when its score (0-100) is below this",
+    )
+    group.addoption(
+        "--prometheus-url",
+        default=None,
+        help="Prometheus server for SLIs with a Prometheus source (default: "
+        "$GAUNTLET_PROMETHEUS_URL; without one those SLOs are skipped)",
+    )
+    group.addoption(
+        "--slo-specs",
+        default=None,
+        help="SLO spec directory or file (OpenSLO v1; default: scenarios/slos)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[STATE_KEY] = RunState()
+    config.stash[STATE_KEY] = _STATE.state = RunState()
     progress.enable(bool(config.getoption("gauntlet_progress")))
     config.addinivalue_line("markers", "gauntlet_suite(name): a Gauntlet conformance suite")
 
@@ -165,6 +262,9 @@ def gauntlet_target(pytestconfig: pytest.Config, gauntlet_blueprint: Blueprint) 
         progress.say(
             f"deployed in {report.duration_s:.1f}s (policy revision {report.policy_revision})"
         )
+        state.unsent_pod_starts = [
+            p.start_latency_ms for p in report.pods if p.start_latency_ms is not None
+        ]
         for spec in pytestconfig.getoption("gauntlet_plant"):
             fault = _parse_plant(spec)
             progress.say(f"planting fault {fault.id}")
@@ -176,6 +276,33 @@ def gauntlet_target(pytestconfig: pytest.Config, gauntlet_blueprint: Blueprint) 
     yield sandbox
     progress.say("tearing down the sandbox")
     sandbox.teardown()
+
+
+def _slo_specs(config: pytest.Config) -> list[SloSpec]:
+    value = config.getoption("slo_specs")
+    return load_specs(Path(value) if value else None)
+
+
+@pytest.fixture(scope="session")
+def gauntlet_slo_specs(pytestconfig: pytest.Config) -> list[SloSpec]:
+    """The run's SLO specs (``--slo-specs``, default ``scenarios/slos``); filter by
+    ``spec.measurement`` (e.g. ``"load"``) before evaluating."""
+    return pytestconfig.stash[STATE_KEY].slo_specs or _slo_specs(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def gauntlet_prometheus(pytestconfig: pytest.Config) -> PrometheusSource | None:
+    """The Prometheus server for SLIs with a Prometheus source, or None (they are skipped)."""
+    return PrometheusSource.from_env(pytestconfig.getoption("prometheus_url"))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # A broken SLO spec is a usage error before anything runs, not a surprise at the end.
+    if any(item.get_closest_marker("gauntlet_suite") for item in session.items):
+        try:
+            session.config.stash[STATE_KEY].slo_specs = _slo_specs(session.config)
+        except SloSpecError as exc:
+            raise pytest.UsageError(f"SLO spec error: {exc}") from None
 
 
 @pytest.fixture
@@ -220,7 +347,7 @@ def pytest_runtest_makereport(
             # An error outside the comparison (target, agent): nothing was proven either way.
             verdict = Verdict.INCONCLUSIVE if call.when == "setup" else Verdict.FAIL
         message = recorder.message or (str(report.longrepr)[-4000:] if report.failed else "")
-        state.recorded[item.nodeid] = Check(
+        check = Check(
             suite=recorder.suite,
             id=recorder.id,
             title=recorder.title,
@@ -230,25 +357,150 @@ def pytest_runtest_makereport(
             evidence=recorder.evidence,
             counts=recorder.counts,
         )
+        payload = _Payload(
+            check=check,
+            slos=recorder.slos,
+            load=recorder.load,
+            matrix=recorder.matrix,
+            tenants=recorder.tenants,
+            distribution=state.distribution,
+            pod_start_latencies_ms=state.unsent_pod_starts,
+        )
+        state.unsent_pod_starts = None
+        report.user_properties.append((_PROPERTY, payload.model_dump_json()))
     return report
+
+
+class _CurrentState:
+    """The session's RunState for hooks that get no config (``pytest_runtest_logreport``)."""
+
+    state: RunState | None = None
+
+
+_STATE = _CurrentState()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect what a check recorded, from this process or (under xdist) from a worker."""
+    for name, value in report.user_properties:  # xdist turns each tuple into a list
+        if name == _PROPERTY and isinstance(value, str) and _STATE.state is not None:
+            _collect(_STATE.state, report.nodeid, _Payload.model_validate_json(value))
+
+
+def _collect(state: RunState, nodeid: str, payload: _Payload) -> None:
+    state.recorded[nodeid] = payload.check
+    state.slos.extend(payload.slos)
+    if payload.load is not None:
+        state.loads.append((payload.check.id, payload.load))
+    state.matrix.extend(payload.matrix)
+    for tenant in payload.tenants:
+        state.tenants[tenant.namespace] = tenant
+    if payload.distribution is not None and state.distribution is None:
+        state.distribution = payload.distribution
+    if payload.pod_start_latencies_ms is not None:
+        state.pod_start_latencies_ms = [
+            *(state.pod_start_latencies_ms or []),
+            *payload.pod_start_latencies_ms,
+        ]
+
+
+def _isolation_counts(state: RunState) -> EventCounts | None:
+    """Denied cells probed conclusively and those that leaked: from the published matrix when
+    there is one, else from the isolation rows that passed (a failed row without a matrix leaves
+    the leak count unknown: no data)."""
+    if state.matrix:
+        denied = [c for c in state.matrix if not c.expected and c.observed in ("pass", "leak")]
+        return EventCounts(len(denied), sum(1 for c in denied if c.observed == "leak"))
+    rows = [c for c in state.recorded.values() if c.suite == "isolation"]
+    if any(c.verdict is Verdict.FAIL for c in rows):
+        return None
+    total = sum(
+        c.counts.get("cells", 0) - c.counts.get("expected_allowed", 0)
+        for c in rows
+        if c.verdict is Verdict.PASS
+    )
+    return EventCounts(total, 0)
+
+
+def _admission_counts(state: RunState) -> EventCounts:
+    """Policy-suite checks that observed an answer (passed or failed) and those that failed."""
+    judged = [
+        c
+        for c in state.recorded.values()
+        if c.suite == "policy" and c.verdict in (Verdict.PASS, Verdict.FAIL)
+    ]
+    return EventCounts(len(judged), sum(1 for c in judged if c.verdict is Verdict.FAIL))
+
+
+def run_level_slos(
+    state: RunState,
+    specs: Sequence[SloSpec],
+    *,
+    distribution: str,
+    prometheus: PrometheusSource | None,
+    finished_at: datetime,
+) -> list[SloResult]:
+    """Evaluate the SLOs measured by the run as a whole, for the suites that ran."""
+    ran = {c.suite for c in state.recorded.values() if c.verdict is not Verdict.SKIP}
+    isolation = "isolation" in ran or bool(state.matrix)
+    measurements = Measurements(
+        isolation=_isolation_counts(state) if isolation else None,
+        admission=_admission_counts(state) if "policy" in ran else None,
+        pod_start_latencies_ms=state.pod_start_latencies_ms,
+        started_at=state.started_at,
+        finished_at=finished_at,
+    )
+    in_scope = {
+        "isolation": isolation,
+        "admission": "policy" in ran,
+        "pods": state.pod_start_latencies_ms is not None,
+        "prometheus": True,
+    }
+    wanted = [s for s in specs if in_scope.get(s.measurement, False)]
+    return evaluate(wanted, measurements, distribution=distribution, prometheus=prometheus)
+
+
+def _merge(published: list[SloResult], run_level: list[SloResult]) -> list[SloResult]:
+    seen = {(s.name, s.window) for s in published}
+    return [*published, *(s for s in run_level if (s.name, s.window) not in seen)]
+
+
+_SCORECARD_KEY = pytest.StashKey[Scorecard]()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     state = config.stash.get(STATE_KEY, None)
-    if state is None or not state.recorded:
-        return
-    checks = list(state.recorded.values())
+    if state is None or not state.recorded or hasattr(config, "workerinput"):
+        return  # nothing recorded, or an xdist worker: the controller writes the scorecard
+    finished_at = datetime.now(UTC)
+    distribution = state.distribution or Distribution(name="unknown")
+    slos = _merge(
+        state.slos,
+        run_level_slos(
+            state,
+            # The xdist controller collects nothing, so it loads the specs here.
+            state.slo_specs or _slo_specs(config),
+            distribution=distribution.name,
+            prometheus=PrometheusSource.from_env(config.getoption("prometheus_url")),
+            finished_at=finished_at,
+        ),
+    )
     scorecard = build_scorecard(
-        checks=checks,
-        slos=[],
+        checks=list(state.recorded.values()),
+        slos=slos,
         target=config.getoption("target") or "local",
         profile=config.getoption("gauntlet_profile"),
         platform=str(_platform_dir(config)),
-        distribution=state.distribution or Distribution(name="unknown"),
+        distribution=distribution,
         started_at=state.started_at,
-        finished_at=datetime.now(UTC),
+        finished_at=finished_at,
+        load=state.loads[-1][1] if state.loads else None,
+        matrix=state.matrix,
+        tenants=list(state.tenants.values()),
+        min_score=config.getoption("min_score"),
     )
+    config.stash[_SCORECARD_KEY] = scorecard
     report_dir = config.getoption("report_dir")
     if report_dir:
         write_scorecard(scorecard, Path(report_dir) / "scorecard.json")
@@ -273,6 +525,36 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             for ev in check.evidence:
                 terminalreporter.write_line(f"--- {ev.title}")
                 terminalreporter.write_line(ev.content)
+    scorecard = terminalreporter.config.stash.get(_SCORECARD_KEY, None)
+    if scorecard is None:
+        return
+    if len(state.loads) > 1:
+        others = ", ".join(cid for cid, _ in state.loads[:-1])
+        terminalreporter.write_line(
+            f"note: {len(state.loads)} load reports were published; the scorecard keeps the "
+            f"last ({state.loads[-1][0]}), not {others}"
+        )
+    for slo in scorecard.slos:
+        terminalreporter.write_line(f"{slo.verdict.value.upper():>12}  SLO {_slo_line(slo)}")
+    terminalreporter.write_sep("-", f"gauntlet score {scorecard.score:.2f}")
+    terminalreporter.write_line(scorecard.score_formula)
 
 
-__all__ = ["CheckRecorder", "ExitCode", "Inconclusive"]
+def _slo_line(slo: SloResult) -> str:
+    unit = "" if slo.unit in ("", "ratio") else f" {slo.unit}"
+    sign = "<=" if slo.comparator == "lte" else ">="
+    observed = "no data" if slo.observed is None else f"{slo.observed:g}{unit}"
+    budget = (
+        "" if slo.error_budget_consumed is None else f", budget {slo.error_budget_consumed:.0%}"
+    )
+    fired = [a.name for a in slo.alerts if a.fired]
+    alerts = f", alerts fired: {', '.join(fired)}" if fired else ""
+    critical = " (critical)" if slo.critical else ""
+    tail = f" [{slo.message}]" if slo.observed is None and slo.message else ""
+    return (
+        f"{slo.name}{critical}: {observed} (objective {sign} {slo.objective:g}{unit}){budget}"
+        f"{alerts}{tail}"
+    )
+
+
+__all__ = ["CheckRecorder", "ExitCode", "Inconclusive", "run_level_slos"]

@@ -241,7 +241,8 @@ def _to_buckets(
     n = max(1, math.ceil((end - start).total_seconds() / step))
     total_b, bad_b = [0.0] * n, [0.0] * n
     for t, tot, b in zip(times, totals, bads, strict=True):
-        i = min(n - 1, max(0, int(t / step)))
+        # A point at t covers the step ending at t (Prometheus evaluates "up to t").
+        i = min(n - 1, max(0, math.ceil(t / step - 1e-9) - 1))
         total_b[i] += tot
         bad_b[i] += max(0.0, b)
     return Buckets(total=total_b, bad=bad_b, bucket_s=step)
