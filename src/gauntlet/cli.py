@@ -45,6 +45,10 @@ def _pytest_args(args: argparse.Namespace, report_dir: Path, extra: list[str]) -
         argv += ["--profile", args.profile]
     if getattr(args, "workers", None):
         argv += ["-n", str(args.workers), "--dist", "loadfile"]
+    if getattr(args, "min_score", None) is not None:
+        argv += ["--min-score", str(args.min_score)]
+    if getattr(args, "prometheus_url", None):
+        argv += ["--prometheus-url", args.prometheus_url]
     return argv + extra
 
 
@@ -88,6 +92,22 @@ def _exit_from(report_dir: Path, pytest_code: int) -> int:
     return ExitCode.INCONCLUSIVE
 
 
+def _print_score(path: Path) -> None:
+    """The score and its formula with the run's numbers (docs/scorecard.md)."""
+    if not path.exists():
+        return
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if data.get("score_formula"):
+        print(f"gauntlet: score {data['score']:.2f}\n{data['score_formula']}")
+
+
+def _score(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{text} is not a score between 0 and 100")
+    return value
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     if (code := _check_inputs(args)) is not None:
         return code
@@ -95,6 +115,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / "scorecard.json").unlink(missing_ok=True)
     code = _exit_from(report_dir, _run_pytest(_pytest_args(args, report_dir, [])))
+    _print_score(report_dir / "scorecard.json")
     print(
         f"gauntlet: reports in {report_dir}/ (scorecard.json, junit.xml, report.html); "
         f"exit {code} ({ExitCode(code).name})"
@@ -246,6 +267,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", default="smoke", choices=("smoke", "nightly", "gameday"))
     run.add_argument("--report-dir", default="reports/latest")
     run.add_argument("-n", dest="workers", default=None, help="pytest-xdist workers")
+    run.add_argument(
+        "--min-score",
+        type=_score,
+        default=None,
+        help="exit 2 (SLO_BREACHED) when the run's score (0-100) is below this",
+    )
+    run.add_argument(
+        "--prometheus-url",
+        default=None,
+        help="Prometheus server for SLIs with a Prometheus source (default: "
+        "$GAUNTLET_PROMETHEUS_URL; without one those SLOs are skipped)",
+    )
     run.set_defaults(func=cmd_run)
 
     matrix = sub.add_parser("matrix", help="print the expected connectivity truth table")
