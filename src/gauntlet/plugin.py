@@ -13,10 +13,8 @@ Design notes:
   entry. pytest-xdist serializes those to the controller, so the scorecard is assembled in one
   place (``pytest_runtest_logreport``) whether the run has workers or not; workers write nothing.
 - Run-level SLOs (isolation integrity, admission correctness, pod start latency, Prometheus SLIs)
-  are evaluated at the end of the session from what the suites that ran recorded; an SLO whose
-  suite did not run is left out, not reported as missing data. Suites publish the SLOs they
-  evaluate themselves (the load suite's), and a published result wins over a run-level one of
-  the same name.
+  are evaluated at the end of the session (``gauntlet.slo.run``) from what the suites that ran
+  recorded. Suites publish the SLOs they evaluate themselves (the load suite's).
 """
 
 from __future__ import annotations
@@ -51,15 +49,8 @@ from gauntlet.report.scorecard import (
     build_scorecard,
     write_scorecard,
 )
-from gauntlet.slo import (
-    EventCounts,
-    Measurements,
-    PrometheusSource,
-    SloSpec,
-    SloSpecError,
-    evaluate,
-    load_specs,
-)
+from gauntlet.slo import PrometheusSource, SloSpec, SloSpecError, load_specs
+from gauntlet.slo.run import evaluate_run, merge
 from gauntlet.targets.base import PlantedFault, Target, TargetError
 
 REFERENCE_PLATFORM = Path(__file__).resolve().parents[2] / "fixtures" / "platform"
@@ -404,67 +395,6 @@ def _collect(state: RunState, nodeid: str, payload: _Payload) -> None:
         ]
 
 
-def _isolation_counts(state: RunState) -> EventCounts | None:
-    """Denied cells probed conclusively and those that leaked: from the published matrix when
-    there is one, else from the isolation rows that passed (a failed row without a matrix leaves
-    the leak count unknown: no data)."""
-    if state.matrix:
-        denied = [c for c in state.matrix if not c.expected and c.observed in ("pass", "leak")]
-        return EventCounts(len(denied), sum(1 for c in denied if c.observed == "leak"))
-    rows = [c for c in state.recorded.values() if c.suite == "isolation"]
-    if any(c.verdict is Verdict.FAIL for c in rows):
-        return None
-    total = sum(
-        c.counts.get("cells", 0) - c.counts.get("expected_allowed", 0)
-        for c in rows
-        if c.verdict is Verdict.PASS
-    )
-    return EventCounts(total, 0)
-
-
-def _admission_counts(state: RunState) -> EventCounts:
-    """Policy-suite checks that observed an answer (passed or failed) and those that failed."""
-    judged = [
-        c
-        for c in state.recorded.values()
-        if c.suite == "policy" and c.verdict in (Verdict.PASS, Verdict.FAIL)
-    ]
-    return EventCounts(len(judged), sum(1 for c in judged if c.verdict is Verdict.FAIL))
-
-
-def run_level_slos(
-    state: RunState,
-    specs: Sequence[SloSpec],
-    *,
-    distribution: str,
-    prometheus: PrometheusSource | None,
-    finished_at: datetime,
-) -> list[SloResult]:
-    """Evaluate the SLOs measured by the run as a whole, for the suites that ran."""
-    ran = {c.suite for c in state.recorded.values() if c.verdict is not Verdict.SKIP}
-    isolation = "isolation" in ran or bool(state.matrix)
-    measurements = Measurements(
-        isolation=_isolation_counts(state) if isolation else None,
-        admission=_admission_counts(state) if "policy" in ran else None,
-        pod_start_latencies_ms=state.pod_start_latencies_ms,
-        started_at=state.started_at,
-        finished_at=finished_at,
-    )
-    in_scope = {
-        "isolation": isolation,
-        "admission": "policy" in ran,
-        "pods": state.pod_start_latencies_ms is not None,
-        "prometheus": True,
-    }
-    wanted = [s for s in specs if in_scope.get(s.measurement, False)]
-    return evaluate(wanted, measurements, distribution=distribution, prometheus=prometheus)
-
-
-def _merge(published: list[SloResult], run_level: list[SloResult]) -> list[SloResult]:
-    seen = {(s.name, s.window) for s in published}
-    return [*published, *(s for s in run_level if (s.name, s.window) not in seen)]
-
-
 _SCORECARD_KEY = pytest.StashKey[Scorecard]()
 
 
@@ -475,19 +405,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return  # nothing recorded, or an xdist worker: the controller writes the scorecard
     finished_at = datetime.now(UTC)
     distribution = state.distribution or Distribution(name="unknown")
-    slos = _merge(
-        state.slos,
-        run_level_slos(
-            state,
-            # The xdist controller collects nothing, so it loads the specs here.
-            state.slo_specs or _slo_specs(config),
-            distribution=distribution.name,
-            prometheus=PrometheusSource.from_env(config.getoption("prometheus_url")),
-            finished_at=finished_at,
-        ),
+    checks = list(state.recorded.values())
+    run_level = evaluate_run(
+        # The xdist controller collects nothing, so it loads the specs here.
+        state.slo_specs or _slo_specs(config),
+        checks=checks,
+        matrix=state.matrix,
+        pod_start_latencies_ms=state.pod_start_latencies_ms,
+        started_at=state.started_at,
+        finished_at=finished_at,
+        distribution=distribution.name,
+        prometheus=PrometheusSource.from_env(config.getoption("prometheus_url")),
     )
+    slos = merge(state.slos, run_level)
     scorecard = build_scorecard(
-        checks=list(state.recorded.values()),
+        checks=checks,
         slos=slos,
         target=config.getoption("target") or "local",
         profile=config.getoption("gauntlet_profile"),
@@ -557,4 +489,4 @@ def _slo_line(slo: SloResult) -> str:
     )
 
 
-__all__ = ["CheckRecorder", "ExitCode", "Inconclusive", "run_level_slos"]
+__all__ = ["CheckRecorder", "ExitCode", "Inconclusive"]
