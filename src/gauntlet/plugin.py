@@ -34,6 +34,7 @@ from gauntlet.blueprint import Blueprint, BlueprintError, load_blueprint
 from gauntlet.blueprint.probes import with_outsider
 from gauntlet.exitcodes import ExitCode
 from gauntlet.oracle import TruthTable, compute_truth_table
+from gauntlet.report.allure_results import alluredir, attach_check, write_run_results
 from gauntlet.report.html import write_html
 from gauntlet.report.junit import write_junit
 from gauntlet.report.scorecard import (
@@ -359,6 +360,14 @@ def pytest_runtest_makereport(
         )
         state.unsent_pod_starts = None
         report.user_properties.append((_PROPERTY, payload.model_dump_json()))
+        if alluredir(item.config.option) is not None:
+            attach_check(
+                check,
+                slos=payload.slos,
+                load=payload.load,
+                matrix=payload.matrix,
+                tenants=payload.tenants,
+            )
     return report
 
 
@@ -438,6 +447,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         write_scorecard(scorecard, Path(report_dir) / "scorecard.json")
         write_junit(scorecard, Path(report_dir) / "junit.xml")
         write_html(scorecard, Path(report_dir) / "report.html")
+    if (allure_dir := alluredir(config.option)) is not None:
+        html = Path(report_dir) / "report.html" if report_dir else None
+        write_run_results(scorecard, allure_dir, report_html=html)
     if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         session.exitstatus = int(scorecard.exit_code)
 

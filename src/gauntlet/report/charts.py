@@ -238,7 +238,8 @@ def _secondary(frame: _Frame, times: Sequence[float], line: Line, label: str) ->
         frame.top,
         frame.bottom,
         frame.x_max,
-        nice_max(peak * 1.05),
+        # The right axis counts events: at least 0..4, so a single error does not get 0.25 ticks.
+        max(4.0, nice_max(peak * 1.05)),
     )
     x = frame.width - frame.right
     out = [
