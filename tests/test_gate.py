@@ -219,42 +219,15 @@ def test_cli_gate_exit_codes(
     write_scorecard(baseline, tmp_path / "base" / "scorecard.json")
     write_scorecard(run(1, extra_latency_ms=50), tmp_path / "slow.json")
 
-    assert (
-        main(["gate", "--baseline", str(tmp_path / "base"), "--candidate", str(tmp_path / "base")])
-        == ExitCode.OK
-    )
-    assert (
-        main(
-            [
-                "gate",
-                "--baseline",
-                str(tmp_path / "base"),
-                "--candidate",
-                str(tmp_path / "slow.json"),
-            ]
-        )
-        == ExitCode.SLO_BREACHED
-    )
-    out = capsys.readouterr().out
-    assert "REGRESSION  latency-p95 [load]" in out
-    assert (
-        main(["gate", "--baseline", str(tmp_path / "nope"), "--candidate", str(tmp_path / "base")])
-        == ExitCode.USAGE_ERROR
-    )
-    assert (
-        main(
-            [
-                "gate",
-                "--baseline",
-                str(tmp_path / "base"),
-                "--candidate",
-                str(tmp_path / "base"),
-                "--tolerance",
-                "soon",
-            ]
-        )
-        == ExitCode.USAGE_ERROR
-    )
+    def gate_cli(base: str, candidate: str, *extra: str) -> int:
+        paths = ["--baseline", str(tmp_path / base), "--candidate", str(tmp_path / candidate)]
+        return main(["gate", *paths, *extra])
+
+    assert gate_cli("base", "base") == ExitCode.OK
+    assert gate_cli("base", "slow.json") == ExitCode.SLO_BREACHED
+    assert "REGRESSION  latency-p95 [load]" in capsys.readouterr().out
+    assert gate_cli("nope", "base") == ExitCode.USAGE_ERROR
+    assert gate_cli("base", "base", "--tolerance", "soon") == ExitCode.USAGE_ERROR
     err = capsys.readouterr().err
     assert "nope: no scorecard here" in err
     assert "--tolerance 'soon'" in err

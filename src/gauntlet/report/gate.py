@@ -372,12 +372,37 @@ def _latency_delta(base: SloResult, cand: SloResult, ctx: _Context) -> SloDelta:
         worse, better = delta > allowed, delta < -allowed
     limit = f"tolerance {fmt.in_unit(allowed, unit)}"
     budgets = _budgets(base, cand)
+    return _judged(
+        base,
+        cand,
+        worse=worse,
+        better=better,
+        reasons=(
+            f"{shift} > {limit}; {budgets}",
+            f"{shift}, faster beyond {limit}; {budgets}",
+            f"{shift}, within {limit}; {budgets}",
+        ),
+        interval=interval,
+    )
+
+
+def _judged(
+    base: SloResult,
+    cand: SloResult,
+    *,
+    worse: bool,
+    better: bool,
+    reasons: tuple[str, str, str],
+    interval: Interval | None,
+) -> SloDelta:
+    """The delta with its status; ``reasons`` are the lines for regression, improved, ok."""
+    assert base.observed is not None and cand.observed is not None
     if worse:
-        status, reason = Status.REGRESSION, f"{shift} > {limit}; {budgets}"
+        status, reason = Status.REGRESSION, reasons[0]
     elif better:
-        status, reason = Status.IMPROVED, f"{shift}, faster beyond {limit}; {budgets}"
+        status, reason = Status.IMPROVED, reasons[1]
     else:
-        status, reason = Status.OK, f"{shift}, within {limit}; {budgets}"
+        status, reason = Status.OK, reasons[2]
     return SloDelta(
         name=cand.name,
         window=cand.window,
@@ -385,7 +410,7 @@ def _latency_delta(base: SloResult, cand: SloResult, ctx: _Context) -> SloDelta:
         reason=reason,
         baseline=base,
         candidate=cand,
-        delta=delta,
+        delta=cand.observed - base.observed,
         interval=interval,
         budget_delta=_budget_delta(base, cand),
     )
@@ -431,22 +456,18 @@ def _other_delta(base: SloResult, cand: SloResult, ctx: _Context) -> SloDelta:
         shift = f"observed {fmt.signed(delta, cand.unit)}"
         worse, better = worse_by > allowed, worse_by < -allowed
     limit = f"tolerance +{100 * tol:g} % of budget"
-    if worse:
-        status, reason = Status.REGRESSION, f"{observed}: {shift} > {limit}; {_budgets(base, cand)}"
-    elif better:
-        status, reason = Status.IMPROVED, f"{observed}: {shift}; {_budgets(base, cand)}"
-    else:
-        status, reason = Status.OK, f"{observed}: {shift}, within {limit}; {_budgets(base, cand)}"
-    return SloDelta(
-        name=cand.name,
-        window=cand.window,
-        status=status,
-        reason=reason,
-        baseline=base,
-        candidate=cand,
-        delta=delta,
+    budgets = _budgets(base, cand)
+    return _judged(
+        base,
+        cand,
+        worse=worse,
+        better=better,
+        reasons=(
+            f"{observed}: {shift} > {limit}; {budgets}",
+            f"{observed}: {shift}; {budgets}",
+            f"{observed}: {shift}, within {limit}; {budgets}",
+        ),
         interval=interval,
-        budget_delta=budget_delta,
     )
 
 

@@ -460,28 +460,25 @@ def tenants_svg(tenants: Sequence[TenantResources]) -> str | None:
     if not tenants:
         return None
     ordered = sorted(tenants, key=lambda t: t.namespace)
-    names = [t.namespace for t in ordered]
-    cpu = charts.hbar_chart(
-        categories=names,
-        series=[
-            Bars("CPU requests", "#6366f1", [t.requests_cpu_m for t in ordered]),
-            Bars("CPU limits", "#c7d2fe", [t.limits_cpu_m for t in ordered]),
-        ],
-        title="CPU per tenant",
-        x_label="CPU (millicores)",
-        unit="m",
-    )
-    memory = charts.hbar_chart(
-        categories=names,
-        series=[
-            Bars("memory requests", "#0d9488", [t.requests_memory_mib for t in ordered]),
-            Bars("memory limits", "#99f6e4", [t.limits_memory_mib for t in ordered]),
-        ],
-        title="memory per tenant",
-        x_label="memory (MiB)",
-        unit="MiB",
-    )
-    return f'<div class="row">{cpu}{memory}</div>'
+    cpu = ([t.requests_cpu_m for t in ordered], [t.limits_cpu_m for t in ordered])
+    memory = ([t.requests_memory_mib for t in ordered], [t.limits_memory_mib for t in ordered])
+    plots = [
+        charts.hbar_chart(
+            categories=[t.namespace for t in ordered],
+            series=[
+                Bars(f"{what} requests", dark, requests),
+                Bars(f"{what} limits", light, limits),
+            ],
+            title=f"{what} per tenant",
+            x_label=f"{what} ({unit_name})",
+            unit=unit,
+        )
+        for what, (requests, limits), unit, unit_name, dark, light in (
+            ("CPU", cpu, "m", "millicores", "#6366f1", "#c7d2fe"),
+            ("memory", memory, "MiB", "MiB", "#0d9488", "#99f6e4"),
+        )
+    ]
+    return f'<div class="row">{"".join(plots)}</div>'
 
 
 def _tenants(sc: Scorecard) -> str:
