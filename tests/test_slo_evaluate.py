@@ -308,3 +308,21 @@ def test_evaluation_is_fast_enough_for_a_long_run() -> None:
     evaluate(load_specs(measurement="load"), Measurements(load=run), distribution="kind")
     # 600k requests; the budget for scoring and reports is 5 s (issue 5), leave room for both.
     assert time.perf_counter() - start < 4.0
+
+
+@given(
+    latencies=st.lists(st.floats(0, 1000, allow_nan=False), min_size=1, max_size=300),
+    threshold=st.floats(1, 999),
+    target=st.sampled_from([0.5, 0.9, 0.95, 0.99, 1.0]),
+)
+def test_threshold_verdict_agrees_with_observed_percentile(
+    latencies: list[float], threshold: float, target: float
+) -> None:
+    spec = replace(SPECS["latency-p95"], value=threshold, target=target, overrides={})
+    run = Run([Sample(i / 100, v, 200) for i, v in enumerate(latencies)], 3.0)
+    (result,) = evaluate([spec], Measurements(load=run), distribution="local-sandbox")
+    assert result.observed is not None and result.error_budget_consumed is not None
+    # The nearest-rank percentile at the target is within the threshold exactly when the SLO
+    # holds, and then at most the whole budget was consumed.
+    assert (result.observed <= threshold) == (result.verdict is Verdict.PASS)
+    assert (result.verdict is Verdict.PASS) == (result.error_budget_consumed <= 1 + 1e-9)
