@@ -319,29 +319,17 @@ def evaluate(
                 events = _gauntlet_events(spec, ctx, op, value)
             if events.total <= 0:
                 raise _NoData("no events in the window")
-        except _Skip as exc:
+        except (_Skip, _NoData) as exc:
+            skipped = isinstance(exc, _Skip)
             results.append(
                 _result(
                     spec,
                     distribution,
                     window,
                     observed=None,
-                    verdict=Verdict.SKIP,
+                    verdict=Verdict.SKIP if skipped else Verdict.INCONCLUSIVE,
                     error_budget_consumed=None,
-                    message=str(exc),
-                )
-            )
-            continue
-        except _NoData as exc:
-            results.append(
-                _result(
-                    spec,
-                    distribution,
-                    window,
-                    observed=None,
-                    verdict=Verdict.INCONCLUSIVE,
-                    error_budget_consumed=None,
-                    message=f"no data: {exc}",
+                    message=str(exc) if skipped else f"no data: {exc}",
                 )
             )
             continue
