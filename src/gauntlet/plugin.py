@@ -415,9 +415,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     finished_at = datetime.now(UTC)
     distribution = state.distribution or Distribution(name="unknown")
     checks = list(state.recorded.values())
+    specs = state.slo_specs
+    if not specs:
+        # The xdist controller collects nothing, so it loads the specs here (the workers already
+        # refused a broken spec at collection).
+        try:
+            specs = _slo_specs(config)
+        except SloSpecError:
+            specs = []
     run_level = evaluate_run(
-        # The xdist controller collects nothing, so it loads the specs here.
-        state.slo_specs or _slo_specs(config),
+        specs,
         checks=checks,
         matrix=state.matrix,
         pod_start_latencies_ms=state.pod_start_latencies_ms,
