@@ -118,3 +118,19 @@ def test_ordinary_test_runs_stay_untouched(pytester: pytest.Pytester) -> None:
     assert result.ret == 0
     assert "gauntlet verdicts" not in result.stdout.str()
     assert "gauntlet score" not in result.stdout.str()
+
+
+def test_cli_passes_min_score_and_prometheus_url(capsys: pytest.CaptureFixture[str]) -> None:
+    from gauntlet.cli import _pytest_args, build_parser
+
+    args = build_parser().parse_args(
+        ["run", "--suite", "load", "--min-score", "80", "--prometheus-url", "http://p:9090"]
+    )
+    argv = _pytest_args(args, Path("reports"), [])
+    assert argv[argv.index("--min-score") + 1] == "80.0"
+    assert argv[argv.index("--prometheus-url") + 1] == "http://p:9090"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "--min-score", "101"])
+    assert "not a score between 0 and 100" in capsys.readouterr().err
+    plain = _pytest_args(build_parser().parse_args(["run", "--suite", "load"]), Path("r"), [])
+    assert "--min-score" not in plain and "--prometheus-url" not in plain
