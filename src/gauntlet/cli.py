@@ -17,7 +17,7 @@ from gauntlet.oracle.render import LEGEND, expected_grid, l7_section, table_json
 from gauntlet.plugin import REFERENCE_PLATFORM
 
 SUITES_DIR = Path(os.environ.get("GAUNTLET_SUITES", Path(__file__).resolve().parents[2] / "suites"))
-SUITES = ("isolation", "l7", "policy", "tenancy")
+SUITES = ("isolation", "l7", "policy", "tenancy", "load")
 
 
 def _err(message: str) -> None:
