@@ -134,7 +134,7 @@ def _axes(frame: _Frame, *, x_label: str, y_label: str, phases: Sequence[Phase])
         out.append(
             f'<rect x="{_f(x0)}" y="{_f(frame.top)}" width="{_f(x1 - x0)}" '
             f'height="{_f(frame.plot_h)}" fill="{shades[i % 2]}">'
-            f"<title>phase {_a(phase.name)}: {phase.start:g}-{phase.end:g} s</title></rect>"
+            f"<title>phase {_a(phase.name)}: {phase.start:.1f}-{phase.end:.1f} s</title></rect>"
         )
         out.append(
             f'<line x1="{_f(x0)}" x2="{_f(x0)}" y1="{_f(frame.top - 14)}" '

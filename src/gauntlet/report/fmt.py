@@ -23,7 +23,7 @@ def ms(value_ms: float | None) -> str:
     if value_ms is None:
         return "-"
     if abs(value_ms) >= 10_000:
-        return f"{value_ms / 1000:.2f} s"
+        return f"{value_ms / 1000:.1f}".removesuffix(".0") + " s"
     if abs(value_ms) >= 100:
         return f"{value_ms:.0f} ms"
     if abs(value_ms) >= 1:

@@ -12,7 +12,7 @@ Design notes:
   the empirical quantile at U, U ~ Beta(k, n - k + 1) (order statistics of uniforms). Drawing U
   instead of n values makes each resample O(log buckets) instead of O(n): 2,000 resamples of two
   600k-request runs take milliseconds, and with a fixed seed the gate is deterministic.
-- Availability SLOs from Gauntlet's load get a two-proportion (normal) interval on the error
+- Availability SLOs of Gauntlet's load get a two-proportion (normal) interval on the error
   ratio, in units of error budget; other SLOs compare their error budget consumed (a point
   estimate: the scorecard holds no per-event data for them).
 - A critical SLO that held in the baseline and is breached in the candidate fails the gate
@@ -311,6 +311,12 @@ def _is_latency(slo: SloResult) -> bool:
     return slo.unit in ("ms", "s") and ("latency" in slo.sli or "latency" in slo.name)
 
 
+def _from_load(slo: SloResult) -> bool:
+    """Whether the SLO measures the load's requests (whose histogram the scorecard stores), not
+    e.g. pod start latency, which has its own samples."""
+    return slo.source == "gauntlet" and (slo.window == "load" or slo.sli.startswith("request"))
+
+
 def _scale(unit: str) -> float:
     """Milliseconds per unit of the SLO."""
     return 1000.0 if unit == "s" else 1.0
@@ -345,7 +351,8 @@ def _latency_delta(base: SloResult, cand: SloResult, ctx: _Context) -> SloDelta:
         p is not None
         and ctx.base_dist is not None
         and ctx.cand_dist is not None
-        and base.source == cand.source == "gauntlet"
+        and _from_load(base)
+        and _from_load(cand)
     ):
         ms_interval = bootstrap_percentile_difference(
             ctx.base_dist,
@@ -368,7 +375,7 @@ def _latency_delta(base: SloResult, cand: SloResult, ctx: _Context) -> SloDelta:
         )
         worse, better = interval.low > allowed, interval.high < -allowed
     else:
-        shift = f"{what} {fmt.signed(delta, unit)} (point estimate: no histograms to resample)"
+        shift = f"{what} {fmt.signed(delta, unit)} (point estimate: no load histograms)"
         worse, better = delta > allowed, delta < -allowed
     limit = f"tolerance {fmt.in_unit(allowed, unit)}"
     budgets = _budgets(base, cand)
@@ -430,8 +437,9 @@ def _other_delta(base: SloResult, cand: SloResult, ctx: _Context) -> SloDelta:
     observed = f"{fmt.observed(base)} -> {fmt.observed(cand)}"
     interval: Interval | None = None
     if (
-        cand.sli == "availability"
-        and base.source == cand.source == "gauntlet"
+        "availability" in cand.sli
+        and _from_load(base)
+        and _from_load(cand)
         and base.objective < 1
         and ctx.base_load is not None
         and ctx.cand_load is not None

@@ -368,7 +368,7 @@ def _load(sc: Scorecard) -> str:
         if latency and throughput
         else _empty("No per-second series was recorded, so there is nothing to plot over time.")
     )
-    phases = ", ".join(f"{p.name} {p.start_s:g}-{p.end_s:g} s" for p in load.phases)
+    phases = ", ".join(f"{p.name} {p.start_s:.1f}-{p.end_s:.1f} s" for p in load.phases)
     return (
         f'<section id="load"><h2>Load</h2><div class="muted">profile <b>{_e(load.profile)}</b> '
         f"against {_e(load.entrypoint)}, started "

@@ -140,7 +140,7 @@ def _latency_slo(
     return SloResult(
         name=name,
         description=f"{p:g} % of requests complete within {objective_ms:g} ms",
-        sli=f"latency-p{p:g}",
+        sli="request-latency",
         unit="ms",
         comparator="lte",
         objective=objective_ms,
@@ -195,7 +195,7 @@ def synthetic_slos(load: LoadReport, ordered_us: list[int], *, leaks: int) -> li
         SloResult(
             name="availability",
             description="99.9 % of requests answer without 5xx or connection error",
-            sli="availability",
+            sli="request-availability",
             unit="ratio",
             objective=0.999,
             observed=availability,
