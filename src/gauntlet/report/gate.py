@@ -13,8 +13,9 @@ Design notes:
   instead of n values makes each resample O(log buckets) instead of O(n): 2,000 resamples of two
   600k-request runs take milliseconds, and with a fixed seed the gate is deterministic.
 - Availability SLOs of Gauntlet's load get a two-proportion (normal) interval on the error
-  ratio, in units of error budget; other SLOs compare their error budget consumed (a point
-  estimate: the scorecard holds no per-event data for them).
+  ratio, in units of error budget; other SLOs (including latencies without a histogram, such as
+  pod start latency) compare their error budget consumed: the scorecard holds no per-event data
+  for them, and the objective says how much a change matters.
 - A critical SLO that held in the baseline and is breached in the candidate fails the gate
   whatever the delta, and so does a check that passed and now fails. A candidate without data
   where the baseline had some is inconclusive, never a pass.
@@ -339,51 +340,48 @@ class _Context:
     cand_dist: LatencyDistribution | None
 
 
-def _latency_delta(base: SloResult, cand: SloResult, ctx: _Context) -> SloDelta:
-    assert base.observed is not None and cand.observed is not None
-    scale = _scale(cand.unit)
+def _resampled_percentile(base: SloResult, cand: SloResult, ctx: _Context) -> float | None:
+    """The percentile to bootstrap from the load histograms, or None when that is not possible
+    (not a latency SLO of the load's requests, or a run without a histogram)."""
     p = _percentile_of(cand)
-    tol = ctx.tolerance
-    allowed_ms = max(tol.latency_ms, tol.relative * base.observed * scale)
-    delta = cand.observed - base.observed
-    interval: Interval | None = None
     if (
-        p is not None
-        and ctx.base_dist is not None
-        and ctx.cand_dist is not None
-        and _from_load(base)
-        and _from_load(cand)
+        p is None
+        or ctx.base_dist is None
+        or ctx.cand_dist is None
+        or not (_is_latency(cand) and _from_load(base) and _from_load(cand))
     ):
-        ms_interval = bootstrap_percentile_difference(
-            ctx.base_dist,
-            ctx.cand_dist,
-            p,
-            resamples=ctx.resamples,
-            confidence=ctx.confidence,
-            seed=ctx.seed,
-        )
-        interval = Interval(
-            ms_interval.estimate / scale, ms_interval.low / scale, ms_interval.high / scale
-        )
-    what = f"p{p:g}" if p is not None else "observed"
+        return None
+    return p
+
+
+def _latency_delta(base: SloResult, cand: SloResult, p: float, ctx: _Context) -> SloDelta:
+    assert base.observed is not None and ctx.base_dist is not None and ctx.cand_dist is not None
+    scale = _scale(cand.unit)
+    tol = ctx.tolerance
+    ms_interval = bootstrap_percentile_difference(
+        ctx.base_dist,
+        ctx.cand_dist,
+        p,
+        resamples=ctx.resamples,
+        confidence=ctx.confidence,
+        seed=ctx.seed,
+    )
+    interval = Interval(
+        ms_interval.estimate / scale, ms_interval.low / scale, ms_interval.high / scale
+    )
     unit = cand.unit
-    allowed = allowed_ms / scale
-    if interval is not None:
-        shift = (
-            f"{what} {fmt.signed(interval.estimate, unit)} ({100 * ctx.confidence:g} % CI "
-            f"{fmt.signed(interval.low, unit)} to {fmt.signed(interval.high, unit)})"
-        )
-        worse, better = interval.low > allowed, interval.high < -allowed
-    else:
-        shift = f"{what} {fmt.signed(delta, unit)} (point estimate: no load histograms)"
-        worse, better = delta > allowed, delta < -allowed
+    allowed = max(tol.latency_ms, tol.relative * base.observed * scale) / scale
+    shift = (
+        f"p{p:g} {fmt.signed(interval.estimate, unit)} ({100 * ctx.confidence:g} % CI "
+        f"{fmt.signed(interval.low, unit)} to {fmt.signed(interval.high, unit)})"
+    )
     limit = f"tolerance {fmt.in_unit(allowed, unit)}"
     budgets = _budgets(base, cand)
     return _judged(
         base,
         cand,
-        worse=worse,
-        better=better,
+        worse=interval.low > allowed,
+        better=interval.high < -allowed,
         reasons=(
             f"{shift} > {limit}; {budgets}",
             f"{shift}, faster beyond {limit}; {budgets}",
@@ -500,7 +498,10 @@ def _slo_delta(base: SloResult | None, cand: SloResult | None, ctx: _Context) ->
         )
     if base.observed is None:
         return result(Status.NOT_COMPARED, "no data in the baseline")
-    delta = _latency_delta(base, cand, ctx) if _is_latency(cand) else _other_delta(base, cand, ctx)
+    # Without per-event data (pod start latency, a Prometheus SLI, a v1 file) two values are two
+    # samples of noise: they are judged by the error budget they used, which the objective scales.
+    p = _resampled_percentile(base, cand, ctx)
+    delta = _other_delta(base, cand, ctx) if p is None else _latency_delta(base, cand, p, ctx)
     if cand.critical and base.verdict is Verdict.PASS and cand.verdict is Verdict.FAIL:
         reason = (
             f"critical SLO newly breached: {fmt.observed(cand)} vs objective "
