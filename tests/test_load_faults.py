@@ -63,7 +63,7 @@ def _sandbox() -> _FakeSandbox:
         policies=object(),
         plan=object(),
         control=object(),
-        sockets={"team-alpha/api-0": "/x.sock"},
+        sockets={"team-alpha/api-0": "/x.sock", "team-alpha/api-1": "/y.sock"},
         sent=[],
     )
 
@@ -71,37 +71,42 @@ def _sandbox() -> _FakeSandbox:
 @pytest.mark.parametrize(
     ("spec", "request_sent"),
     [
-        (("slow-responses", ()), {"op": "set_latency", "latency_ms": 1000.0}),
+        (("slow-responses", ()), {"op": "set_latency", "latency_ms": 500.0}),
         (("slow-responses", (("latency_ms", "250"),)), {"op": "set_latency", "latency_ms": 250.0}),
-        (("error-responses", ()), {"op": "set_error_ratio", "error_ratio": 0.2}),
+        (("error-responses", ()), {"op": "set_error_ratio", "error_ratio": 0.1}),
         (("error-responses", (("ratio", "0.5"),)), {"op": "set_error_ratio", "error_ratio": 0.5}),
     ],
 )
-def test_planting_sets_the_fault_on_the_pods_agent(
+def test_planting_sets_the_fault_on_every_pods_agent(
     spec: tuple[str, tuple[tuple[str, str], ...]], request_sent: dict[str, Any]
 ) -> None:
     sandbox = _sandbox()
     fault_id, params = spec
-    fault = PlantedFault(fault_id, fault_id, (("pod", "team-alpha/api-0"), *params))
-    plant_fault(sandbox, fault)  # type: ignore[arg-type]
-    assert sandbox.sent == [("team-alpha/api-0", request_sent)]
+    pods = ("pods", "team-alpha/api-0,team-alpha/api-1")
+    plant_fault(sandbox, PlantedFault(fault_id, fault_id, (pods, *params)))  # type: ignore[arg-type]
+    assert sandbox.sent == [("team-alpha/api-0", request_sent), ("team-alpha/api-1", request_sent)]
 
 
 @pytest.mark.parametrize(
-    "params", [(), (("pod", "team-alpha/nope-0"),), (("pod", "team-alpha/api-0"), ("ratio", "x"))]
+    ("params", "message"),
+    [
+        ((), "pods= must name pods"),
+        ((("pods", "team-alpha/api-0,team-alpha/nope-0"),), "unknown: team-alpha/nope-0"),
+        ((("pods", "team-alpha/api-0"), ("ratio", "x")), "could not convert"),
+    ],
 )
 def test_planting_on_an_unknown_pod_or_with_a_bad_value_says_so(
-    params: tuple[tuple[str, str], ...],
+    params: tuple[tuple[str, str], ...], message: str
 ) -> None:
-    with pytest.raises(TargetError, match="cannot plant error-responses"):
+    with pytest.raises(TargetError, match=f"cannot plant error-responses: .*{message}"):
         plant_fault(_sandbox(), PlantedFault("error-responses", "", params))  # type: ignore[arg-type]
 
 
 def test_selfcheck_plants_the_load_faults_behind_the_loaded_service() -> None:
     faults = dict(planted_faults(REFERENCE_PLATFORM, ["load"]))
     assert faults == {
-        "slow-responses": "slow-responses:pod=team-alpha/api-0;latency_ms=1000",
-        "error-responses": "error-responses:pod=team-alpha/api-0;ratio=0.2",
+        "slow-responses": "slow-responses:pods=team-alpha/api-0,team-alpha/api-1;latency_ms=500",
+        "error-responses": "error-responses:pods=team-alpha/api-0,team-alpha/api-1;ratio=0.1",
     }
     assert {FAULT_SUITES[f] for f in faults} == {"load"}
     assert set(SLO_FAULTS) <= set(FAULTS)

@@ -60,7 +60,8 @@ FAULT_SUITES: dict[str, str] = {
 }
 
 # Faults a conformance check cannot see but an SLO must: detected when the run breaches an SLO
-# whose SLI starts with one of these (e.g. "latency-p95"), not by failing checks.
+# whose name or SLI contains one of these ("latency-p95", "request-availability"), not by
+# failing checks.
 SLO_FAULTS: dict[str, tuple[str, ...]] = {
     "slow-responses": ("latency",),
     "error-responses": ("availability",),
@@ -96,13 +97,14 @@ def planted_faults(platform: Path, suites: list[str] | None = None) -> list[tupl
     # be detected on a blueprint with HTTP rules.
     if any(e.l7_rules is not None for e in compute_truth_table(bp).expectations):
         faults += [(f, f) for f in ("l7-proxy-bypassed", "l7-path-unanchored", "l7-method-dropped")]
-    # Load faults go on the first pod behind the Service the load suite loads, so about half of
-    # its requests meet the fault (the Service balances over two pods).
+    # Load faults go on every pod behind the Service the load suite loads (the workload): on
+    # one pod of two, how the users' keep-alive connections happen to split would decide
+    # whether the SLOs see it.
     with contextlib.suppress(NoLoadService):
-        pod = load_service(bp).pods[0]
+        pods = ",".join(load_service(bp).pods)
         faults += [
-            ("slow-responses", f"slow-responses:pod={pod};latency_ms=1000"),
-            ("error-responses", f"error-responses:pod={pod};ratio=0.2"),
+            ("slow-responses", f"slow-responses:pods={pods};latency_ms=500"),
+            ("error-responses", f"error-responses:pods={pods};ratio=0.1"),
         ]
     if suites:
         faults = [f for f in faults if FAULT_SUITES[f[0]] in suites]
@@ -132,11 +134,12 @@ def run_selfcheck(args: argparse.Namespace, run: Callable[[Path, list[str]], int
         if scorecard.exists():
             data = json.loads(scorecard.read_text())
             failed = [c["id"] for c in data["checks"] if c["verdict"] == "fail"]
+            keys = SLO_FAULTS.get(fault_id, ("",))
             breached = [
                 s["name"]
                 for s in data.get("slos", [])
                 if s["verdict"] == "fail"
-                and str(s.get("sli") or s["name"]).startswith(SLO_FAULTS.get(fault_id, ("",)))
+                and any(k in s["name"] or k in (s.get("sli") or "") for k in keys)
             ]
         outcomes.append(
             FaultOutcome(

@@ -28,12 +28,12 @@ FAULTS: dict[str, str] = {
     "l7-path-unanchored": "the L7 proxy matches path regexes unanchored (a search, not a "
     "whole-path match)",
     "l7-method-dropped": "the L7 proxy ignores the method of HTTP rules",
-    "slow-responses": "one workload answers slowly (a bad node, a saturated dependency)",
+    "slow-responses": "one workload answers slowly (a saturated dependency, a bad release)",
     "error-responses": "one workload answers 5xx for a fraction of its requests",
 }
 
-SLOW_RESPONSES_DEFAULT_MS = 1000.0
-ERROR_RESPONSES_DEFAULT_RATIO = 0.2
+SLOW_RESPONSES_DEFAULT_MS = 500.0
+ERROR_RESPONSES_DEFAULT_RATIO = 0.1
 
 _L7_FAULTS = {
     "l7-proxy-bypassed": L7Options(bypass=True),
@@ -82,11 +82,16 @@ def plant_fault(sandbox: LocalSandbox, fault: PlantedFault) -> None:
 
 
 def _plant_app_fault(sandbox: LocalSandbox, fault_id: str, params: dict[str, str]) -> None:
-    """Application-level faults live in the pod's agent (no netem on these kernels); they last
-    until the pod restarts, like a process that went bad."""
-    pod = params.get("pod")
-    if not pod or pod not in sandbox.sockets:
-        raise TargetError(f"cannot plant {fault_id}: pod={pod!r} is not a pod of the sandbox")
+    """Application-level faults live in the agents of the workload's pods (``pods=a,b``; no
+    netem on these kernels); they last until a pod restarts, like a process that went bad."""
+    pods = [p for p in params.get("pods", "").split(",") if p]
+    unknown = [p for p in pods if p not in sandbox.sockets]
+    if not pods or unknown:
+        which = f" (unknown: {', '.join(unknown)})" if unknown else ""
+        raise TargetError(
+            f"cannot plant {fault_id}: pods= must name pods of the sandbox, ns/pod "
+            f"comma-separated{which}"
+        )
     try:
         if fault_id == "slow-responses":
             value = float(params.get("latency_ms", SLOW_RESPONSES_DEFAULT_MS))
@@ -96,4 +101,5 @@ def _plant_app_fault(sandbox: LocalSandbox, fault_id: str, params: dict[str, str
             request = {"op": "set_error_ratio", "error_ratio": value}
     except ValueError as exc:
         raise TargetError(f"cannot plant {fault_id}: {exc}") from None
-    sandbox.agent_control(pod, request)
+    for pod in pods:
+        sandbox.agent_control(pod, request)
