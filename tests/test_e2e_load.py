@@ -168,3 +168,8 @@ def test_selfcheck_load_detects_both_faults(tmp_path: Path) -> None:
     assert set(faults["slow-responses"]["breached_slos"]) == {"latency-p95", "latency-p99"}
     assert faults["error-responses"]["breached_slos"] == ["availability"]
     assert faults["slow-responses"]["failed_checks"] == []
+    # The upgrade gate stops both runs against the clean baseline.
+    for fault in faults.values():
+        assert fault["gate_exit_code"] == 2, fault["gate_verdict"]
+        assert fault["gate_verdict"].startswith("gate: FAIL: regressed:")
+    assert "latency-p95" in faults["slow-responses"]["gate_verdict"]

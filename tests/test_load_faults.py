@@ -114,6 +114,9 @@ def test_selfcheck_plants_the_load_faults_behind_the_loaded_service() -> None:
 
 def test_load_faults_are_detected_by_breached_slos_not_failed_checks() -> None:
     assert _detected("slow-responses", ExitCode.SLO_BREACHED, [], ["latency-p95"])
+    assert _detected("slow-responses", ExitCode.SLO_BREACHED, [], ["latency-p95"], 2)
+    # A gate that lets the slow run through against a clean baseline has missed it.
+    assert not _detected("slow-responses", ExitCode.SLO_BREACHED, [], ["latency-p95"], 0)
     assert not _detected("slow-responses", ExitCode.SLO_BREACHED, [], [])
     assert not _detected("error-responses", ExitCode.OK, [], ["availability"])
     assert _detected("default-deny-removed", ExitCode.CONFORMANCE_FAILED, ["isolation/x"], [])

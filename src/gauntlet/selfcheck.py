@@ -33,6 +33,10 @@ class FaultOutcome(BaseModel):
     failed_checks: list[str]
     breached_slos: list[str] = []
     """SLOs that failed in the fault's run (load faults are caught by SLOs, not checks)."""
+    gate_exit_code: int | None = None
+    """``gauntlet gate --baseline <baseline run> --candidate <this run>`` (SLO faults only):
+    an upgrade gate must stop a release that brings this fault."""
+    gate_verdict: str = ""
 
 
 class SelfcheckReport(BaseModel):
@@ -111,10 +115,27 @@ def planted_faults(platform: Path, suites: list[str] | None = None) -> list[tupl
     return faults
 
 
-def _detected(fault_id: str, code: int, failed: list[str], breached: list[str]) -> bool:
+def _detected(
+    fault_id: str, code: int, failed: list[str], breached: list[str], gate_code: int | None = None
+) -> bool:
     if fault_id in SLO_FAULTS:
-        return code in (ExitCode.SLO_BREACHED, ExitCode.CONFORMANCE_FAILED) and bool(breached)
+        slo_breached = code in (ExitCode.SLO_BREACHED, ExitCode.CONFORMANCE_FAILED) and bool(
+            breached
+        )
+        return slo_breached and gate_code != ExitCode.OK
     return code == ExitCode.CONFORMANCE_FAILED and bool(failed)
+
+
+def _gate(baseline: Path, candidate: Path) -> tuple[int | None, str]:
+    """The upgrade gate of a fault's run against the clean baseline run (exit code, verdict)."""
+    from gauntlet.report.gate import GateError, gate
+    from gauntlet.report.scorecard import ScorecardError, load_scorecard
+
+    try:
+        result = gate(load_scorecard(baseline), load_scorecard(candidate))
+    except (OSError, ScorecardError, GateError) as exc:
+        return None, f"gate not run: {exc}"
+    return int(result.exit_code), result.lines()[-1]
 
 
 def run_selfcheck(args: argparse.Namespace, run: Callable[[Path, list[str]], int]) -> int:
@@ -130,6 +151,8 @@ def run_selfcheck(args: argparse.Namespace, run: Callable[[Path, list[str]], int
         code = run(rd, ["--gauntlet-plant", spec])
         failed: list[str] = []
         breached: list[str] = []
+        gate_code: int | None = None
+        gate_verdict = ""
         scorecard = rd / "scorecard.json"
         if scorecard.exists():
             data = json.loads(scorecard.read_text())
@@ -141,15 +164,21 @@ def run_selfcheck(args: argparse.Namespace, run: Callable[[Path, list[str]], int
                 if s["verdict"] == "fail"
                 and any(k in s["name"] or k in (s.get("sli") or "") for k in keys)
             ]
+            if fault_id in SLO_FAULTS:
+                gate_code, gate_verdict = _gate(
+                    report_dir / "baseline" / "scorecard.json", scorecard
+                )
         outcomes.append(
             FaultOutcome(
                 id=fault_id,
                 description=FAULTS[fault_id],
                 plant=spec,
-                detected=_detected(fault_id, code, failed, breached),
+                detected=_detected(fault_id, code, failed, breached, gate_code),
                 run_exit_code=code,
                 failed_checks=failed,
                 breached_slos=breached,
+                gate_exit_code=gate_code,
+                gate_verdict=gate_verdict,
             )
         )
     report = SelfcheckReport(
@@ -165,7 +194,7 @@ def run_selfcheck(args: argparse.Namespace, run: Callable[[Path, list[str]], int
         mark = "DETECTED" if o.detected else "MISSED  "
         caught = f"{len(o.failed_checks)} failing checks"
         if o.id in SLO_FAULTS:
-            caught = f"breached SLOs: {', '.join(o.breached_slos) or 'none'}"
+            caught = f"breached SLOs: {', '.join(o.breached_slos) or 'none'}; {o.gate_verdict}"
         print(f"  {mark} {o.id}: {o.description} ({caught})")
     print(
         f"gauntlet selfcheck: {report.detected}/{report.total} planted faults detected; "
