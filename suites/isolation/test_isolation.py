@@ -16,7 +16,7 @@ from gauntlet.blueprint.probes import with_outsider
 from gauntlet.isolation import CellResult, inbound_control, judge_row, probe_round, row_matrices
 from gauntlet.oracle import TruthTable
 from gauntlet.plugin import REFERENCE_PLATFORM, CheckRecorder
-from gauntlet.report.scorecard import Verdict
+from gauntlet.report.scorecard import MatrixCell, Verdict
 from gauntlet.targets.base import Target
 
 CONVERGENCE_TIMEOUT_S = 30.0
@@ -64,6 +64,20 @@ def test_isolation_row(
         cells=len(row),
         expected_allowed=sum(1 for c in row.values() if c.expectation.allowed),
         mismatches=sum(1 for c in row.values() if c.verdict.value in ("leak", "blocked")),
+    )
+    observed = {"ok": "pass", "leak": "leak", "blocked": "blocked", "unobserved": "inconclusive"}
+    gauntlet_check.publish_matrix(
+        [
+            MatrixCell(
+                src=c.expectation.cell.src,
+                dst=c.expectation.cell.dst,
+                port=c.expectation.cell.port,
+                protocol=c.expectation.cell.protocol,
+                expected=c.expectation.allowed,
+                observed=observed[c.verdict.value],  # type: ignore[arg-type]
+            )
+            for c in row.values()
+        ]
     )
     if judgement.verdict != "pass":
         gauntlet_check.attach(
