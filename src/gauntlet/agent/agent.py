@@ -658,6 +658,13 @@ class EchoIdentity(asyncio.DatagramProtocol):
         pass  # ICMP errors for earlier replies; nothing to do
 
 
+def _finite_number(value: object) -> float | None:
+    """A JSON number (not a boolean, not NaN/inf) as a float, else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
 async def handle_control(state: AgentState, line: bytes) -> dict[str, Any]:
     try:
         request = json.loads(line)
@@ -676,26 +683,16 @@ async def handle_control(state: AgentState, line: bytes) -> dict[str, Any]:
     if op == "probe":
         return await handle_probe_request(request)
     if op == "set_latency":
-        latency_ms = request.get("latency_ms")
-        if (
-            isinstance(latency_ms, bool)
-            or not isinstance(latency_ms, int | float)
-            or not math.isfinite(latency_ms)
-            or latency_ms < 0
-        ):
+        latency_ms = _finite_number(request.get("latency_ms"))
+        if latency_ms is None or latency_ms < 0:
             return {"ok": False, "error": "'latency_ms' must be a non-negative number"}
         state.latency_s = latency_ms / 1000.0
         return {"ok": True}
     if op == "set_error_ratio":
-        ratio = request.get("error_ratio")
-        if (
-            isinstance(ratio, bool)
-            or not isinstance(ratio, int | float)
-            or not math.isfinite(ratio)
-            or not 0 <= ratio <= 1
-        ):
+        ratio = _finite_number(request.get("error_ratio"))
+        if ratio is None or not 0 <= ratio <= 1:
             return {"ok": False, "error": "'error_ratio' must be a number in 0..1"}
-        state.error_ratio = float(ratio)
+        state.error_ratio = ratio
         state.answered = 0
         return {"ok": True}
     return {

@@ -29,7 +29,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -269,27 +269,8 @@ def build_report(decoder: Decoder, *, profile: str, entrypoint: str) -> LoadRepo
         rps=len(samples) / duration_s if duration_s > 0 else 0.0,
         status_counts={str(k): v for k, v in sorted(Counter(samples.status).items())},
         error_counts={samples.errors[k]: v for k, v in errors.most_common()},
-        latency=LatencySummary(
-            count=stats.count,
-            mean_ms=stats.mean_ms,
-            p50_ms=stats.p50_ms,
-            p90_ms=stats.p90_ms,
-            p95_ms=stats.p95_ms,
-            p99_ms=stats.p99_ms,
-            p999_ms=stats.p999_ms,
-            max_ms=stats.max_ms,
-        ),
-        series=[
-            SeriesPoint(
-                t_s=s.t_s,
-                requests=s.requests,
-                errors=s.errors,
-                p50_ms=s.p50_ms,
-                p95_ms=s.p95_ms,
-                p99_ms=s.p99_ms,
-            )
-            for s in per_second(samples, duration_s=duration_s)
-        ],
+        latency=LatencySummary(**asdict(stats)),
+        series=[SeriesPoint(**asdict(s)) for s in per_second(samples, duration_s=duration_s)],
         phases=phases,
         histogram=hdr_histogram_b64(samples.latency_us),
     )
