@@ -63,6 +63,10 @@ class WorkloadCost:
     containers: int
     cpu_millicores: int
     memory_bytes: int
+    # Limits as the API server stores them (explicit, else the LimitRange ``default``); a
+    # container with neither is unbounded and adds nothing here (guardrail G3 forbids it).
+    limit_cpu_millicores: int = 0
+    limit_memory_bytes: int = 0
 
     def row(self) -> list[str]:
         pods = f"{self.pods} x nodes" if self.per_node else str(self.pods)
@@ -94,6 +98,14 @@ class CostSheet:
     @property
     def pods(self) -> int:
         return sum(w.pods for w in self.workloads)
+
+    @property
+    def limit_cpu_millicores(self) -> int:
+        return sum(w.limit_cpu_millicores for w in self.workloads)
+
+    @property
+    def limit_memory_bytes(self) -> int:
+        return sum(w.limit_memory_bytes for w in self.workloads)
 
     @property
     def containers(self) -> int:
@@ -137,6 +149,25 @@ def _defaults(limit_ranges: Sequence[Manifest]) -> dict[str, Quantity]:
     return out
 
 
+def _limit_defaults(limit_ranges: Sequence[Manifest]) -> dict[str, Quantity]:
+    """The limit LimitRanger fills in per resource: a Container item's ``default``."""
+    out: dict[str, Quantity] = {}
+    for lr in limit_ranges:
+        for item in (lr.get("spec") or {}).get("limits") or []:
+            if item.get("type") == "Container":
+                for r, v in (item.get("default") or {}).items():
+                    if r in RESOURCES:
+                        out[r] = Quantity.parse(v)
+    return out
+
+
+def _container_limit(container: Mapping[str, Any], r: str, defaults: Mapping[str, Quantity]) -> int:
+    limits = (container.get("resources") or {}).get("limits") or {}
+    if r in limits:
+        return amount(r, Quantity.parse(limits[r]))
+    return amount(r, defaults[r]) if r in defaults else 0
+
+
 def _container_request(
     container: Mapping[str, Any],
     r: str,
@@ -169,6 +200,7 @@ def cost_sheet(
     """Requested cpu/memory of ``workloads`` (controller-owned objects skipped)."""
     sheet = CostSheet(namespace)
     defaults = _defaults(limit_ranges)
+    limit_defaults = _limit_defaults(limit_ranges)
     for doc in workloads:
         if _controlled(doc):
             continue
@@ -185,6 +217,9 @@ def cost_sheet(
                 (_container_request(c, r, defaults, label, sheet.gaps) for c in inits), default=0
             )
             per_pod[r] = max(main, init)
+            main_limit = sum(_container_limit(c, r, limit_defaults) for c in containers)
+            init_limit = max((_container_limit(c, r, limit_defaults) for c in inits), default=0)
+            per_pod[f"limit-{r}"] = max(main_limit, init_limit)
         sheet.workloads.append(
             WorkloadCost(
                 kind=kind,
@@ -194,6 +229,8 @@ def cost_sheet(
                 containers=len(containers) + len(inits),
                 cpu_millicores=per_pod["cpu"] * pods,
                 memory_bytes=per_pod["memory"] * pods,
+                limit_cpu_millicores=per_pod["limit-cpu"] * pods,
+                limit_memory_bytes=per_pod["limit-memory"] * pods,
             )
         )
     return sheet

@@ -50,7 +50,7 @@ from tenancy_subjects import Developer, baseline_objects, developers
 from gauntlet.blueprint import load_blueprint
 from gauntlet.blueprint.model import Blueprint
 from gauntlet.plugin import REFERENCE_PLATFORM, CheckRecorder
-from gauntlet.report.scorecard import Verdict
+from gauntlet.report.scorecard import TenantResources, Verdict
 from gauntlet.targets.base import Target, TargetError
 
 pytestmark = pytest.mark.gauntlet_suite("tenancy")
@@ -299,6 +299,20 @@ def test_cost_report(
     tenant's quota. Inconclusive only if some tenant's workloads could not be listed."""
     table, cpu, memory, unlisted = report_table(tenant_costs)
     gauntlet_check.attach("requested resources per tenant", table)
+    gauntlet_check.publish_tenants(
+        [
+            TenantResources(
+                namespace=cost.namespace,
+                pods=cost.sheet.pods,
+                requests_cpu_m=cost.sheet.cpu_millicores,
+                requests_memory_mib=cost.sheet.memory_bytes / 2**20,
+                limits_cpu_m=cost.sheet.limit_cpu_millicores,
+                limits_memory_mib=cost.sheet.limit_memory_bytes / 2**20,
+            )
+            for cost in tenant_costs.values()
+            if cost.sheet is not None
+        ]
+    )
     gauntlet_check.counts.update(
         tenants=len(tenant_costs), requested_cpu_millicores=cpu, requested_memory_bytes=memory
     )
