@@ -93,12 +93,13 @@ def _exit_from(report_dir: Path, pytest_code: int) -> int:
 
 
 def _print_score(path: Path) -> None:
-    """The score and its formula with the run's numbers (docs/scorecard.md)."""
+    """The score; pytest's summary above already printed its formula with the run's numbers
+    (docs/scorecard.md)."""
     if not path.exists():
         return
     data = json.loads(path.read_text(encoding="utf-8"))
     if data.get("score_formula"):
-        print(f"gauntlet: score {data['score']:.2f}\n{data['score_formula']}")
+        print(f"gauntlet: score {data['score']:.2f} (formula above)")
 
 
 def _score(text: str) -> float:
