@@ -15,9 +15,11 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from gauntlet.load.samples import hdr_histogram_b64, latency_stats, percentile
 from gauntlet.report.scorecard import (
     BurnRateAlert,
     Check,
@@ -42,11 +44,6 @@ _SUITES = ("isolation", "l7", "policy", "tenancy")
 Observed = Literal["pass", "leak", "blocked", "inconclusive"]
 
 
-def _nearest_rank(ordered: list[int], p: float) -> int:
-    rank = max(1, math.ceil(p / 100.0 * len(ordered) - 1e-9))
-    return ordered[min(rank, len(ordered)) - 1]
-
-
 def _phases(duration_s: int) -> list[PhaseMark]:
     cut = [0, round(duration_s * 0.1), round(duration_s * 0.6), round(duration_s * 0.7), duration_s]
     names = ("warm-up", "steady", "spike", "recovery")
@@ -63,8 +60,6 @@ def synthetic_load(
     median_ms: float = 8.0,
 ) -> tuple[LoadReport, list[int]]:
     """A load report and its raw latencies (microseconds), ``rps`` requests in every second."""
-    from hdrh.histogram import HdrHistogram  # type: ignore[import-untyped]
-
     rng = random.Random(seed)
     phases = _phases(duration_s)
     spike = phases[2]
@@ -90,19 +85,12 @@ def synthetic_load(
                 t_s=float(second),
                 requests=rps,
                 errors=errors,
-                p50_ms=_nearest_rank(lat, 50) / 1000,
-                p95_ms=_nearest_rank(lat, 95) / 1000,
-                p99_ms=_nearest_rank(lat, 99) / 1000,
+                p50_ms=percentile(lat, 50) / 1000,
+                p95_ms=percentile(lat, 95) / 1000,
+                p99_ms=percentile(lat, 99) / 1000,
             )
         )
     ordered = sorted(all_us)
-    hist = HdrHistogram(1, 60_000_000, 3)
-    for value, n in Counter(ordered).items():
-        hist.record_value(min(max(value, 1), 60_000_000), n)
-
-    def pct(p: float) -> float:
-        return _nearest_rank(ordered, p) / 1000
-
     report = LoadReport(
         profile="steady",
         entrypoint="http://10.96.0.10:8080/api/v1/items",
@@ -113,19 +101,10 @@ def synthetic_load(
         rps=len(ordered) / duration_s,
         status_counts={k: v for k, v in status.items() if v},
         error_counts={"HTTP 503": errors_total} if errors_total else {},
-        latency=LatencySummary(
-            count=len(ordered),
-            mean_ms=sum(ordered) / len(ordered) / 1000,
-            p50_ms=pct(50),
-            p90_ms=pct(90),
-            p95_ms=pct(95),
-            p99_ms=pct(99),
-            p999_ms=pct(99.9),
-            max_ms=ordered[-1] / 1000,
-        ),
+        latency=LatencySummary(**asdict(latency_stats(ordered))),
         series=series,
         phases=phases,
-        histogram=hist.encode().decode("ascii"),
+        histogram=hdr_histogram_b64(ordered),
     )
     return report, ordered
 
@@ -133,7 +112,7 @@ def synthetic_load(
 def _latency_slo(
     name: str, objective_ms: float, p: float, ordered_us: list[int], *, critical: bool
 ) -> SloResult:
-    observed = _nearest_rank(ordered_us, p) / 1000
+    observed = percentile(ordered_us, p) / 1000
     slow = len(ordered_us) - _count_at_most(ordered_us, int(objective_ms * 1000))
     allowed = (100 - p) / 100 * len(ordered_us)
     consumed = min(100.0, slow / allowed) if allowed else 0.0
