@@ -24,6 +24,7 @@ from typing import Literal
 import yaml
 from pydantic import ValidationError
 
+from gauntlet.errors import LocatedError
 from gauntlet.slo import openslo as o
 
 DEFAULT_SPEC_DIR = Path(__file__).resolve().parents[3] / "scenarios" / "slos"
@@ -80,18 +81,8 @@ GAUNTLET_METRICS = _metrics(
 _VALUE_METRICS = [m.name for m in GAUNTLET_METRICS.values() if m.role == "value"]
 
 
-class SloSpecError(Exception):
+class SloSpecError(LocatedError):
     """An SLO spec Gauntlet cannot load; the message names file, object and field to change."""
-
-    def __init__(self, file: Path | str, obj: str, field: str, reason: str) -> None:
-        self.file = str(file)
-        self.obj = obj
-        self.field = field
-        self.reason = reason
-        where = f"{self.file}: {obj}"
-        if field:
-            where += f": {field}"
-        super().__init__(f"{where}: {reason}")
 
 
 @dataclass(frozen=True)
