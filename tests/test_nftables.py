@@ -29,6 +29,7 @@ from gauntlet.targets.local.nftables import (
     compile_services,
 )
 from gauntlet.targets.local.plan import SandboxPlan, make_plan
+from policytables import cnp, deployment, namespace, netpol
 
 NS_LABEL = "k8s:io.kubernetes.pod.namespace"
 EGRESS_MARK = "meta mark set meta mark or 0x00000001"
@@ -38,60 +39,6 @@ INGRESS_MARK = "meta mark set meta mark or 0x00000002"
 
 Manifest = dict[str, Any]
 Port = tuple[int, str, str | None]  # (number, protocol, name)
-
-
-def namespace(name: str) -> Manifest:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-
-
-def deployment(
-    ns: str, name: str, labels: Mapping[str, str], ports: Sequence[Port], replicas: int = 1
-) -> Manifest:
-    container_ports = []
-    for number, protocol, port_name in ports:
-        entry: dict[str, Any] = {"containerPort": number, "protocol": protocol}
-        if port_name:
-            entry["name"] = port_name
-        container_ports.append(entry)
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": dict(labels)},
-            "template": {
-                "metadata": {"labels": dict(labels)},
-                "spec": {
-                    "containers": [
-                        {
-                            "name": "main",
-                            "image": "registry.example/app:1.0",
-                            "ports": container_ports,
-                        }
-                    ]
-                },
-            },
-        },
-    }
-
-
-def cnp(ns: str, name: str, spec: Mapping[str, Any]) -> Manifest:
-    return {
-        "apiVersion": "cilium.io/v2",
-        "kind": "CiliumNetworkPolicy",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": dict(spec),
-    }
-
-
-def netpol(ns: str, name: str, spec: Mapping[str, Any]) -> Manifest:
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": dict(spec),
-    }
 
 
 def service(
