@@ -11,49 +11,28 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-Manifest = dict[str, Any]
+from gauntlet.blueprint.samples import pod_security_context, restricted_container, workload
 
-TRUSTED_IMAGE = "registry.platform.example/tenants/{team}/probe:1.0.0"
+Manifest = dict[str, Any]
 
 
 def container(name: str, team: str) -> Manifest:
-    return {
-        "name": name,
-        "image": TRUSTED_IMAGE.format(team=team),
-        "resources": {
-            "requests": {"cpu": "10m", "memory": "16Mi"},
-            "limits": {"cpu": "50m", "memory": "32Mi"},
-        },
-        "securityContext": {
-            "privileged": False,
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
-    }
+    return restricted_container(
+        name,
+        team,
+        requests={"cpu": "10m", "memory": "16Mi"},
+        limits={"cpu": "50m", "memory": "32Mi"},
+    )
 
 
 def compliant(kind: str, *, namespace: str, team: str, cost_center: str, name: str) -> Manifest:
     labels = {"app": name, "team": team, "cost-center": cost_center}
     spec: Manifest = {
         "automountServiceAccountToken": False,
-        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": pod_security_context(),
         "containers": [container("main", team)],
     }
-    meta = {"name": name, "namespace": namespace, "labels": labels}
-    if kind == "Pod":
-        return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": meta,
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {"metadata": {"labels": dict(labels)}, "spec": spec},
-        },
-    }
+    return workload(kind, {"name": name, "namespace": namespace, "labels": labels}, spec)
 
 
 def pod_spec(obj: Manifest) -> Manifest:

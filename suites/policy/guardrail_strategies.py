@@ -11,6 +11,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from gauntlet.blueprint.samples import workload
+
 REGISTRIES_OK = ("registry.platform.example", "REGISTRY.Platform.Example")
 REGISTRIES_BAD = (
     "",  # Docker Hub short name
@@ -123,15 +125,4 @@ def workloads(
         if draw(_weighted((True,), (False,), focus == "G6")):
             labels[key] = value
     meta = {"name": "fuzz", "namespace": namespace, "labels": labels}
-    if kind == "Pod":
-        return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": meta,
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": "fuzz"}},
-            "template": {"metadata": {"labels": dict(labels)}, "spec": spec},
-        },
-    }
+    return workload(kind, meta, spec)

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from gauntlet.admission.quantity import Format, Quantity
+from gauntlet.blueprint.samples import pod_security_context, restricted_container
 
 RESOURCES = ("cpu", "memory")
-TRUSTED_IMAGE = "registry.platform.example/tenants/{team}/probe:1.0.0"
 # The smallest Pod worth admitting as a positive control, and the margin by which a probe
 # exceeds a limit: one unit of what the API server compares (1m cpu, 1Mi memory).
 SMALL = {"cpu": 10, "memory": 16 * 2**20}
@@ -119,20 +119,7 @@ def probe_pod(
     specs = []
     for i, amounts in enumerate(containers):
         values = {r: quantity_text(r, v) for r, v in amounts.items()}
-        specs.append(
-            {
-                "name": f"probe-{i}",
-                "image": TRUSTED_IMAGE.format(team=team),
-                "resources": {"requests": dict(values), "limits": dict(values)},
-                "securityContext": {
-                    "privileged": False,
-                    "allowPrivilegeEscalation": False,
-                    "readOnlyRootFilesystem": True,
-                    "runAsNonRoot": True,
-                    "capabilities": {"drop": ["ALL"]},
-                },
-            }
-        )
+        specs.append(restricted_container(f"probe-{i}", team, requests=values, limits=values))
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -143,7 +130,7 @@ def probe_pod(
         },
         "spec": {
             "automountServiceAccountToken": False,
-            "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+            "securityContext": pod_security_context(),
             "containers": specs,
         },
     }
