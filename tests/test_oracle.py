@@ -648,11 +648,12 @@ class TestCiliumLayer4:
         lookup = _lookup(load(tmp_path, _l4_pods(policy)))
         exp = lookup["l4/client-0->l4/server-0:80/TCP"]
         assert exp.allowed
-        assert exp.l7_rules is not None
-        assert [(r.method, r.path) for r in exp.l7_rules] == [("GET", "/public")]
+        assert exp.l7_proxied and exp.l7_egress is None and exp.l7_ingress is not None
+        assert [(r.method, r.path) for r in exp.l7_ingress] == [("GET", "/public")]
         assert lookup["l4/client-0->l4/server-0:81/TCP"].allowed is False
         # Unrestricted cells carry no L7 rules.
-        assert lookup["l4/server-0->l4/client-0:8080/TCP"].l7_rules is None
+        unrestricted = lookup["l4/server-0->l4/client-0:8080/TCP"]
+        assert (unrestricted.l7_egress, unrestricted.l7_ingress) == (None, None)
 
 
 # --------------------------------------------------------------------------------------------

@@ -447,7 +447,7 @@ def test_ingress_rules_proxy_the_port_for_every_allowed_peer(tmp_path: Path) -> 
     assert client.l7_ingress == (HEALTH,)
     other = cells["shop/other-0->shop/api-0:8080/TCP"]
     assert other.allowed and other.l7_proxied  # an L3/L4 peer of a proxied port: wildcard L7
-    assert other.l7_ingress is None and other.l7_rules is None
+    assert other.l7_ingress is None and other.l7_egress is None
     assert not cells["shop/client-0->shop/api-0:9090/TCP"].allowed
     # Nothing else is proxied: no cell without HTTP rules on its port, no denied cell.
     assert not cells["shop/api-0->shop/client-0:8080/TCP"].l7_proxied
@@ -460,7 +460,6 @@ def test_egress_and_ingress_rules_are_kept_apart(tmp_path: Path) -> None:
     assert exp.l7_proxied
     assert exp.l7_egress == (READS,)
     assert exp.l7_ingress == (HEALTH,)
-    assert exp.l7_rules == (READS, HEALTH)
     allowed = expect_l7(exp, _get("/api/v1/health"), default_host=HOST)
     assert allowed.verdict is L7Verdict.FORWARDED
     denied = expect_l7(exp, _get("/api/v1/items/1"), default_host=HOST)

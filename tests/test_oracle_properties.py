@@ -372,7 +372,10 @@ def _mentions_egress(policy: Manifest) -> bool:
 
 
 def _signature(table: TruthTable) -> list[tuple[str, bool, str, Any]]:
-    return [(e.cell.id, e.allowed, e.reason, e.l7_rules) for e in table.expectations]
+    return [
+        (e.cell.id, e.allowed, e.reason, e.l7_egress, e.l7_ingress, e.l7_proxied)
+        for e in table.expectations
+    ]
 
 
 def _check_with_extra(
@@ -463,7 +466,10 @@ def test_without_policies_every_cell_is_allowed(scenario: Scenario) -> None:
     table = compute_truth_table(bare)
     assert table.expectations
     assert all(e.allowed for e in table.expectations)
-    assert all(e.l7_rules is None for e in table.expectations)
+    assert all(
+        e.l7_egress is None and e.l7_ingress is None and not e.l7_proxied
+        for e in table.expectations
+    )
 
 
 @SETTINGS

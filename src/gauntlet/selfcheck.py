@@ -99,7 +99,7 @@ def planted_faults(platform: Path, suites: list[str] | None = None) -> list[tupl
         faults.append(("quota-removed", f"quota-removed:namespace={tenants[0]}"))
     # The L7 faults act on every proxy of the sandbox, so they need no parameters; they can only
     # be detected on a blueprint with HTTP rules.
-    if any(e.l7_rules is not None for e in compute_truth_table(bp).expectations):
+    if any(e.l7_proxied for e in compute_truth_table(bp).expectations):
         faults += [(f, f) for f in ("l7-proxy-bypassed", "l7-path-unanchored", "l7-method-dropped")]
     # Load faults go on every pod behind the Service the load suite loads (the workload): on
     # one pod of two, how the users' keep-alive connections happen to split would decide

@@ -64,13 +64,6 @@ class Expectation:
     l7_proxied: bool = False
 
     @property
-    def l7_rules(self) -> tuple[HTTPRule, ...] | None:
-        """Both sides' HTTP rules together (None: unrestricted on both); see ``l7_egress``."""
-        if self.l7_egress is None and self.l7_ingress is None:
-            return None
-        return (self.l7_egress or ()) + (self.l7_ingress or ())
-
-    @property
     def reason(self) -> str:
         if self.allowed:
             return f"egress: {self.egress_reason}; ingress: {self.ingress_reason}"
