@@ -96,6 +96,8 @@ class PodStatus:
     restarts: int = 0
     start_latency_ms: float | None = None
     rss_bytes: int | None = None
+    # The node the pod runs on (sandbox: a simulated node; clusters: spec.nodeName).
+    node: str = ""
 
 
 @dataclass(frozen=True)
@@ -237,6 +239,23 @@ class Target(Protocol):
     def l7_flows(self, *, since: float | None = None) -> list[L7Flow]:
         """L7 proxy access-log entries (oldest first), optionally only those after ``since``
         (a ``time.time()`` value); raises NotSupportedByTarget where none can be read."""
+        ...
+
+    def pod_statuses(self) -> list[PodStatus]:
+        """Every pod of the deployed blueprint now: readiness, restarts, node."""
+        ...
+
+    def inject(self, fault: PlantedFault) -> str:
+        """Start a chaos fault (ids in ``gauntlet.chaos.catalog``); returns a handle for
+        ``revert``. Raises NotSupportedByTarget for faults this platform cannot undergo."""
+        ...
+
+    def revert(self, handle: str) -> None:
+        """Undo one injected fault. Idempotent: reverting twice, or after teardown, is a no-op."""
+        ...
+
+    def active_faults(self) -> list[str]:
+        """Handles of injected faults not reverted yet (cleanup after Ctrl-C or a crash)."""
         ...
 
     def load_entrypoint(self, namespace: str, service: str, *, port: int) -> str:
