@@ -319,6 +319,86 @@ class TenantResources(_Model):
     limits_memory_mib: NonNegativeFloat
 
 
+class ChaosEvent(_Model):
+    """One moment of a chaos experiment's timeline."""
+
+    t_s: NonNegativeFloat
+    """Seconds since the experiment started."""
+    kind: Literal[
+        "phase", "fault-injected", "fault-reverted", "steady-state", "recovered", "leak",
+        "safeguard", "rollback", "error", "note",
+    ]
+    message: str
+
+
+class IsolationLeak(_Model):
+    """A cell the oracle forbids that was reachable during the experiment."""
+
+    src: str = Field(min_length=1)
+    dst: str = Field(min_length=1)
+    port: int = Field(ge=0, le=65535)
+    protocol: str
+    start_s: NonNegativeFloat
+    """First probe round (seconds since the experiment started) that reached the cell."""
+    end_s: NonNegativeFloat
+    """Last probe round that reached it."""
+    rounds: NonNegativeInt
+    """How many probe rounds reached it."""
+    during_fault: bool
+    """Whether the leak overlaps the fault window."""
+
+
+class ChaosWindow(_Model):
+    """Load measured over one window of an experiment: before, during and after the fault."""
+
+    name: Literal["before", "fault", "recovery", "after"]
+    start_s: NonNegativeFloat
+    end_s: NonNegativeFloat
+    requests: NonNegativeInt
+    errors: NonNegativeInt
+    p95_ms: NonNegativeFloat | None = None
+    error_budget_consumed: NonNegativeFloat | None = None
+    """Share of the availability SLO's budget for the window's length used up in it."""
+    peak_burn_rate: NonNegativeFloat | None = None
+
+
+class ChaosExperimentReport(_Model):
+    """What one Chaos Toolkit experiment did to the platform, measured under load."""
+
+    title: str = Field(min_length=1)
+    file: str
+    """Experiment file (``scenarios/chaos/<name>.yaml``)."""
+    faults: list[str] = Field(default_factory=list)
+    """Fault ids injected (``gauntlet.chaos.catalog``)."""
+    status: str
+    """The Chaos Toolkit journal's ``status`` (completed, failed, aborted, interrupted)."""
+    steady_state_before: bool | None
+    """The journal's ``steady_states.before.steady_state_met``; null when it did not run."""
+    steady_state_after: bool | None
+    deviated: bool
+    verdict: Verdict
+    message: str = ""
+    started_at: AwareDatetime
+    duration_s: NonNegativeFloat
+    fault_start_s: NonNegativeFloat | None = None
+    fault_end_s: NonNegativeFloat | None = None
+    recovery_time_s: NonNegativeFloat | None = None
+    """Fault injected until the steady state held again; null when it never did."""
+    recovery_resolution_s: NonNegativeFloat = 0.1
+    """Sampling interval of the recovery watcher (the measurement's resolution)."""
+    pod_start_latency_ms: list[NonNegativeFloat] = Field(default_factory=list)
+    """Start-to-ready latencies of pods restarted during the experiment."""
+    isolation_rounds: NonNegativeInt = 0
+    """Probe rounds of the isolation matrix run during the experiment."""
+    leaks: list[IsolationLeak] = Field(default_factory=list)
+    windows: list[ChaosWindow] = Field(default_factory=list)
+    series: list[SeriesPoint] = Field(default_factory=list)
+    """Load per second since the experiment started."""
+    events: list[ChaosEvent] = Field(default_factory=list)
+    aborted_by_safeguard: bool = False
+    rollbacks_ok: bool | None = None
+
+
 class Distribution(_Model):
     """What the target runs: enough to tell results of different platforms apart."""
 
@@ -376,6 +456,8 @@ class Scorecard(_Model):
     """The isolation matrix as probed (empty when the isolation suite did not publish one)."""
     tenants: list[TenantResources] = Field(default_factory=list)
     """Requested resources per tenant namespace."""
+    chaos: list[ChaosExperimentReport] = Field(default_factory=list)
+    """Chaos experiments run under load (the chaos suite, ``gauntlet gameday``)."""
     score: float = Field(ge=0, le=100)
     """0-100; formula in docs/scorecard.md (skips left out, inconclusive counts against)."""
     score_formula: str = ""
