@@ -82,11 +82,29 @@ class Line:
 
 @dataclass(frozen=True)
 class Phase:
-    """A shaded span of the x axis with its name on top (a load profile's phase)."""
+    """A shaded span of the x axis with its name on top (a load profile's phase, a fault
+    window)."""
 
     name: str
     start: float
     end: float
+    fill: str = ""
+    """Shading; empty: alternating light indigo, so consecutive phases read apart."""
+    accent: str = ""
+    """Boundary line and label colour; empty: indigo."""
+    closed: bool = False
+    """Also draw the end boundary: a window on its own (a fault), not one of back-to-back
+    phases whose next start is this one's end."""
+
+
+@dataclass(frozen=True)
+class Marker:
+    """One moment on the x axis: a dashed vertical line, labelled inside the plot's top edge."""
+
+    name: str
+    at: float
+    color: str
+    tooltip: str = ""
 
 
 @dataclass(frozen=True)
@@ -123,23 +141,25 @@ def _svg_open(width: float, height: float, label: str, css_class: str = "chart")
     )
 
 
-def _axes(frame: _Frame, *, x_label: str, y_label: str, phases: Sequence[Phase]) -> list[str]:
+def _shade_phases(frame: _Frame, phases: Sequence[Phase]) -> list[str]:
     out: list[str] = []
-    # Phases first, so grid and data draw on top of the shading.
     shades = ("#eef2ff", "#f5f3ff")
     for i, phase in enumerate(phases):
         x0, x1 = frame.x(max(0.0, phase.start)), frame.x(min(frame.x_max, phase.end))
         if x1 <= x0:
             continue
+        accent = phase.accent or "#6366f1"
         out.append(
             f'<rect x="{_f(x0)}" y="{_f(frame.top)}" width="{_f(x1 - x0)}" '
-            f'height="{_f(frame.plot_h)}" fill="{shades[i % 2]}">'
-            f"<title>phase {_a(phase.name)}: {phase.start:.1f}-{phase.end:.1f} s</title></rect>"
+            f'height="{_f(frame.plot_h)}" fill="{phase.fill or shades[i % 2]}">'
+            f"<title>{'' if phase.fill else 'phase '}{_a(phase.name)}: "
+            f"{phase.start:.1f}-{phase.end:.1f} s</title></rect>"
         )
-        out.append(
-            f'<line x1="{_f(x0)}" x2="{_f(x0)}" y1="{_f(frame.top - 14)}" '
-            f'y2="{_f(frame.top + frame.plot_h)}" stroke="#6366f1" stroke-dasharray="3 3"/>'
-        )
+        for x in (x0, x1) if phase.closed else (x0,):
+            out.append(
+                f'<line x1="{_f(x)}" x2="{_f(x)}" y1="{_f(frame.top - 14)}" '
+                f'y2="{_f(frame.top + frame.plot_h)}" stroke="{accent}" stroke-dasharray="3 3"/>'
+            )
         # The label sits above the plot and is clipped to its phase, so neighbours never overlap.
         width_px = x1 - x0
         name = (
@@ -150,16 +170,33 @@ def _axes(frame: _Frame, *, x_label: str, y_label: str, phases: Sequence[Phase])
         if name:
             out.append(
                 f'<text x="{_f(x0 + 4)}" y="{_f(frame.top - 4)}" font-size="11" '
-                f'fill="#4338ca">{_a(name)}</text>'
+                f'fill="{phase.accent or "#4338ca"}">{_a(name)}</text>'
             )
-    for tick in nice_ticks(0, frame.y_max):
-        y = frame.y(tick)
+    return out
+
+
+def _markers(frame: _Frame, markers: Sequence[Marker]) -> list[str]:
+    out: list[str] = []
+    for m in markers:
+        if not 0 <= m.at <= frame.x_max:
+            continue
+        x = frame.x(m.at)
+        # Labels near the right edge turn to the left of their line so they stay inside.
+        anchor, dx = ("end", -4) if x > frame.left + 0.8 * frame.plot_w else ("start", 4)
+        title = f"<title>{_a(m.tooltip or m.name)}</title>"
         out.append(
-            f'<line x1="{_f(frame.left)}" x2="{_f(frame.width - frame.right)}" y1="{_f(y)}" '
-            f'y2="{_f(y)}" stroke="{GRID_COLOR}"/>'
-            f'<text x="{_f(frame.left - 6)}" y="{_f(y + 4)}" font-size="11" text-anchor="end" '
-            f'fill="{AXIS_COLOR}">{tick_label(tick)}</text>'
+            f'<g><line x1="{_f(x)}" x2="{_f(x)}" y1="{_f(frame.top)}" '
+            f'y2="{_f(frame.top + frame.plot_h)}" stroke="{m.color}" stroke-width="2" '
+            f'stroke-dasharray="6 3"/>'
+            f'<text x="{_f(x + dx)}" y="{_f(frame.top + 13)}" font-size="11" font-weight="600" '
+            f'text-anchor="{anchor}" fill="{m.color}" stroke="#ffffff" stroke-width="3" '
+            f'paint-order="stroke">{_a(m.name)}</text>{title}</g>'
         )
+    return out
+
+
+def _x_axis(frame: _Frame, x_label: str) -> list[str]:
+    out: list[str] = []
     for tick in nice_ticks(0, frame.x_max, 8):
         x = frame.x(tick)
         out.append(
@@ -172,10 +209,28 @@ def _axes(frame: _Frame, *, x_label: str, y_label: str, phases: Sequence[Phase])
     out.append(
         f'<line x1="{_f(frame.left)}" x2="{_f(frame.width - frame.right)}" y1="{_f(bottom)}" '
         f'y2="{_f(bottom)}" stroke="{AXIS_COLOR}"/>'
-        f'<line x1="{_f(frame.left)}" x2="{_f(frame.left)}" y1="{_f(frame.top)}" '
-        f'y2="{_f(bottom)}" stroke="{AXIS_COLOR}"/>'
         f'<text x="{_f(frame.left + frame.plot_w / 2)}" y="{_f(frame.height - 6)}" '
         f'font-size="12" text-anchor="middle" fill="#374151">{_a(x_label)}</text>'
+    )
+    return out
+
+
+def _axes(frame: _Frame, *, x_label: str, y_label: str, phases: Sequence[Phase]) -> list[str]:
+    # Phases first, so grid and data draw on top of the shading.
+    out = _shade_phases(frame, phases)
+    for tick in nice_ticks(0, frame.y_max):
+        y = frame.y(tick)
+        out.append(
+            f'<line x1="{_f(frame.left)}" x2="{_f(frame.width - frame.right)}" y1="{_f(y)}" '
+            f'y2="{_f(y)}" stroke="{GRID_COLOR}"/>'
+            f'<text x="{_f(frame.left - 6)}" y="{_f(y + 4)}" font-size="11" text-anchor="end" '
+            f'fill="{AXIS_COLOR}">{tick_label(tick)}</text>'
+        )
+    out += _x_axis(frame, x_label)
+    bottom = frame.top + frame.plot_h
+    out.append(
+        f'<line x1="{_f(frame.left)}" x2="{_f(frame.left)}" y1="{_f(frame.top)}" '
+        f'y2="{_f(bottom)}" stroke="{AXIS_COLOR}"/>'
         f'<text transform="translate(14 {_f(frame.top + frame.plot_h / 2)}) rotate(-90)" '
         f'font-size="12" text-anchor="middle" fill="#374151">{_a(y_label)}</text>'
     )
@@ -273,19 +328,25 @@ def time_chart(
     stacked_areas: Sequence[Line] = (),
     secondary: Line | None = None,
     secondary_label: str = "",
+    markers: Sequence[Marker] = (),
+    x_label: str = "time since load start (s)",
+    x_max: float | None = None,
     width: float = 1100,
     height: float = 300,
 ) -> str:
-    """A time series chart: x in seconds since the load started.
+    """A time series chart: x in seconds since the load started (or ``x_label``'s origin).
 
     ``stacked_areas`` are filled and stacked from the x axis up (e.g. successful requests, then
     errors on top); ``lines`` are drawn over them; ``secondary`` is a line on its own axis on the
-    right (errors per second: a handful of errors would vanish on the requests axis).
+    right (errors per second: a handful of errors would vanish on the requests axis); ``markers``
+    label moments (a recovery). ``x_max`` fixes the right end, so charts of one experiment line up
+    with each other and with its ``lanes_chart``.
     """
     step_s = times[1] - times[0] if len(times) > 1 else 1.0
-    x_max = (times[-1] + step_s) if times else 1.0
-    for phase in phases:
-        x_max = max(x_max, phase.end)
+    if x_max is None:
+        x_max = (times[-1] + step_s) if times else 1.0
+        for phase in phases:
+            x_max = max(x_max, phase.end)
     peak = 0.0
     for line in lines:
         peak = max([peak, *(v for v in line.values if v is not None)])
@@ -296,7 +357,7 @@ def time_chart(
     right = 64.0  # the same with or without a right axis, so stacked charts line up in time
     frame = _Frame(width, height, 64, right, 40, 44, x_max, nice_max(peak * 1.05))
     out = [_svg_open(width, height, title)]
-    out += _axes(frame, x_label="time since load start (s)", y_label=y_label, phases=phases)
+    out += _axes(frame, x_label=x_label, y_label=y_label, phases=phases)
     base = [0.0] * len(times)
     for area in stacked_areas:
         top = [b + (v or 0.0) for b, v in zip(base, area.values, strict=True)]
@@ -319,10 +380,95 @@ def time_chart(
             f'stroke-width="{line.width:g}" stroke-linejoin="round"{dash}/>'
         )
     out += _hover_bands(frame, times, step_s, tooltip)
+    # Above the hover bands, so hovering a marker's label shows its own tooltip.
+    out += _markers(frame, markers)
     legend = [(a.name, a.color) for a in stacked_areas] + [(ln.name, ln.color) for ln in lines]
     if secondary is not None:
         legend.append((secondary.name, secondary.color))
     out.append(_legend(legend, x=frame.left, y=16))
+    out.append("</svg>")
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class LaneItem:
+    """A span on a lane (``end > start``: a bar) or a moment (``end == start``: a tick)."""
+
+    start: float
+    end: float
+    color: str
+    tooltip: str
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One row of a ``lanes_chart``; its name is written inside the row, on the left."""
+
+    name: str
+    items: Sequence[LaneItem]
+    name_color: str = "#374151"
+
+
+LANE_H = 24.0
+
+
+def lanes_chart(
+    *,
+    lanes: Sequence[Lane],
+    x_max: float,
+    title: str,
+    x_label: str,
+    phases: Sequence[Phase] = (),
+    markers: Sequence[Marker] = (),
+    width: float = 1100,
+) -> str:
+    """Rows of spans and ticks on a time axis (a Gantt strip: fault, leaks, events).
+
+    Margins match ``time_chart``'s, so with the same ``x_max`` and ``width`` a strip drawn under
+    a time chart lines up with it second for second. Lane names sit inside their row (cell names
+    like ``team-a/client-0 → team-b/api-0:8080`` would not fit a left margin) with a white halo,
+    so they stay readable over a bar.
+    """
+    top, bottom = 26.0, 40.0
+    height = top + LANE_H * max(1, len(lanes)) + bottom
+    frame = _Frame(width, height, 64, 64, top, bottom, x_max, 1.0)
+    out = [_svg_open(width, height, title)]
+    out += _shade_phases(frame, phases)
+    for i, lane in enumerate(lanes):
+        y0 = top + LANE_H * i
+        if i:
+            out.append(
+                f'<line x1="{_f(frame.left)}" x2="{_f(width - frame.right)}" y1="{_f(y0)}" '
+                f'y2="{_f(y0)}" stroke="{GRID_COLOR}"/>'
+            )
+        for item in lane.items:
+            x0 = frame.x(max(0.0, min(x_max, item.start)))
+            x1 = frame.x(max(0.0, min(x_max, item.end)))
+            if item.end > item.start:
+                shape = (
+                    f'<rect x="{_f(x0)}" y="{_f(y0 + 5)}" width="{_f(max(3.0, x1 - x0))}" '
+                    f'height="{_f(LANE_H - 10)}" rx="2" fill="{item.color}"/>'
+                )
+            else:
+                # A wider transparent stroke behind the tick makes a 2 px line easy to hover.
+                shape = (
+                    f'<line x1="{_f(x0)}" x2="{_f(x0)}" y1="{_f(y0 + 3)}" '
+                    f'y2="{_f(y0 + LANE_H - 3)}" stroke="transparent" stroke-width="7"/>'
+                    f'<line x1="{_f(x0)}" x2="{_f(x0)}" y1="{_f(y0 + 4)}" '
+                    f'y2="{_f(y0 + LANE_H - 4)}" stroke="{item.color}" stroke-width="2"/>'
+                )
+            out.append(f"<g>{shape}<title>{_a(item.tooltip)}</title></g>")
+        out.append(
+            f'<text x="{_f(frame.left + 4)}" y="{_f(y0 + LANE_H / 2 + 4)}" font-size="11" '
+            f'fill="{lane.name_color}" stroke="#ffffff" stroke-width="3" paint-order="stroke" '
+            f'pointer-events="none">{_a(lane.name)}</text>'
+        )
+    out += _markers(frame, markers)
+    out += _x_axis(frame, x_label)
+    out.append(
+        f'<rect x="{_f(frame.left)}" y="{_f(top)}" width="{_f(frame.plot_w)}" '
+        f'height="{_f(frame.plot_h)}" fill="none" stroke="{GRID_COLOR}"/>'
+    )
     out.append("</svg>")
     return "".join(out)
 
@@ -567,12 +713,16 @@ def gauge(score: float, *, color: str, size: float = 120) -> str:
 __all__ = [
     "Bars",
     "Cell",
+    "Lane",
+    "LaneItem",
     "Line",
+    "Marker",
     "Phase",
     "budget_bar",
     "gauge",
     "hbar_chart",
     "heatmap",
+    "lanes_chart",
     "nice_max",
     "nice_ticks",
     "stacked_bar",

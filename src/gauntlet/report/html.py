@@ -104,7 +104,7 @@ margin-right:4px;border:1px solid #d1d5db}
 .stat{background:#f8fafc;border:1px solid #e5e7eb;border-radius:8px;padding:6px 12px;
 min-width:96px}
 .stat b{display:block;font-size:17px}
-.stat span{color:#6b7280;font-size:12px}
+.stat>span{color:#6b7280;font-size:12px}
 .check{border:1px solid #e5e7eb;border-left:4px solid #d1d5db;border-radius:6px;margin:6px 0;
 padding:6px 10px}
 .check.fail{border-left-color:#dc2626}
@@ -117,6 +117,14 @@ padding:6px 10px}
 .check.skip .msg{color:#4b5563}
 .passes{column-width:360px;column-gap:18px;font-size:12.5px}
 .passes div{break-inside:avoid;padding:1px 0}
+h4{font-size:13.5px;margin:14px 0 6px;color:#374151}
+.exp{border-top:1px solid #e5e7eb;padding-top:14px;margin-top:14px}
+.exp:first-of-type{border-top:0;margin-top:0;padding-top:0}
+.exp h3{font-size:16px;margin:8px 0 4px}
+.ev{display:inline-block;border-radius:4px;padding:0 6px;font-size:11.5px;font-weight:600;
+color:#fff;white-space:nowrap}
+.held{color:#15803d}
+.broken{color:#b91c1c}
 """
 
 
@@ -174,7 +182,7 @@ def _header(sc: Scorecard) -> str:
 </dl>
 <pre class="formula">{_e(formula)}</pre>
 <nav><a href="#suites">Suites</a><a href="#slos">SLOs</a><a href="#load">Load</a>
-<a href="#matrix">Isolation matrix</a><a href="#tenants">Tenants</a>
+<a href="#chaos">Chaos</a><a href="#matrix">Isolation matrix</a><a href="#tenants">Tenants</a>
 <a href="#checks">Checks</a></nav>
 </div>
 </header>"""
@@ -381,6 +389,16 @@ def _load(sc: Scorecard) -> str:
     )
 
 
+# --- chaos --------------------------------------------------------------------------------------
+
+
+def _chaos(sc: Scorecard) -> str:
+    # Imported here: the timeline module borrows this page's CSS and colours at import time.
+    from gauntlet.report.timeline import chaos_section
+
+    return chaos_section(sc.chaos)
+
+
 # --- isolation matrix -----------------------------------------------------------------------------
 
 
@@ -556,7 +574,16 @@ def render_html(sc: Scorecard) -> str:
     """The whole ``report.html`` for ``sc``: one self-contained document."""
     title = f"Gauntlet {sc.verdict} · {sc.distribution.name} · {sc.run_id}"
     body = "\n".join(
-        [_header(sc), _suites(sc), _slos(sc), _load(sc), _matrix(sc), _tenants(sc), _checks(sc)]
+        [
+            _header(sc),
+            _suites(sc),
+            _slos(sc),
+            _load(sc),
+            _chaos(sc),
+            _matrix(sc),
+            _tenants(sc),
+            _checks(sc),
+        ]
     )
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
