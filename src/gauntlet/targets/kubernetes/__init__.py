@@ -1,0 +1,1 @@
+"""Kubernetes targets (kind, kubeconfig): the driver and its API client."""
