@@ -11,7 +11,9 @@ Design notes
   (``X-Gauntlet-Pod`` header, UDP payload) so a probe tells *who* answered, not only *that*
   something answered. An optional Unix control socket speaks newline-delimited JSON.
 - ``probe`` runs one batch read from stdin or a file (Kubernetes drivers: one ``exec`` per source
-  pod); ``probe-one`` runs a single probe (baseline for the one-process-per-probe benchmark).
+  pod); ``probe-one`` runs a single probe (baseline for the one-process-per-probe benchmark);
+  ``control`` sends one request line to a serving agent's control socket (clusters reach the
+  socket only through ``exec`` into the pod).
 - Probes use raw non-blocking sockets with the loop's ``sock_*`` calls rather than streams: fewer
   objects per probe and the errno stays visible for classification. A batch runs on at most
   ``concurrency`` workers, each holding at most one socket, so descriptors stay bounded; results
@@ -852,7 +854,28 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds")
     o.add_argument("--path", default="/", help="request target for mode http")
     o.add_argument("--method", default="GET", help="request method for mode http")
+    c = commands.add_parser("control", help="send one request to a serving agent's socket")
+    c.add_argument("--socket", required=True, help="the serving agent's --control socket")
+    c.add_argument("request", help='one JSON object, e.g. {"op":"set_latency","latency_ms":500}')
+    c.add_argument("--timeout", type=float, default=10.0, help="seconds")
     return parser
+
+
+def send_control(path: str, request: str, *, timeout_s: float) -> dict[str, Any]:
+    """One request line to a serving agent's control socket, its one response line back (for
+    clusters, where only ``exec`` reaches the socket inside the pod)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout_s)
+        sock.connect(path)
+        sock.sendall(request.strip().encode() + b"\n")
+        buf = bytearray()
+        while not buf.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            buf.extend(chunk)
+    response = json.loads(buf) if buf.strip() else {"ok": False, "error": "no response"}
+    return response if isinstance(response, dict) else {"ok": False, "error": "not an object"}
 
 
 def _print_json(value: object) -> None:
@@ -889,6 +912,13 @@ def main(argv: list[str] | None = None) -> int:
         response = asyncio.run(handle_probe_request(request))
         _print_json(response)
         return 0 if response["ok"] else 2
+    if args.command == "control":
+        try:
+            reply = send_control(args.socket, args.request, timeout_s=args.timeout)
+        except (OSError, ValueError) as exc:
+            reply = {"ok": False, "error": f"control socket {args.socket}: {exc}"}
+        _print_json(reply)
+        return 0 if reply.get("ok") else 2
     item: dict[str, Any] = {"id": "probe-one", "host": args.host, "port": args.port}
     item.update(timeout_s=args.timeout, http={"method": args.method, "path": args.path})
     if args.protocol is not None:
