@@ -23,6 +23,7 @@ from gauntlet.admission.response import (
     warning_lines,
     webhook_denial_message,
 )
+from gauntlet.admission.webhook import WebhookScope
 from gauntlet.blueprint.model import Blueprint
 from gauntlet.rbac import Authorizer, resource_for_kind, user_info
 from gauntlet.rbac.resources import UnknownKindError
@@ -39,6 +40,13 @@ class WebhookState:
 
     available: bool = True
     failure_policy: str = "Ignore"
+    # Which requests the webhook sees (its ValidatingWebhookConfiguration entry) while it is
+    # down; None: every request (the selfcheck fault's simple model).
+    scope: WebhookScope | None = None
+    failure_message: str = (
+        'Internal error occurred: failed calling webhook "validation.gatekeeper.sh": '
+        "failed to call webhook: the webhook is unavailable"
+    )
 
 
 def subject_for(as_user: str, as_groups: Sequence[str] = ()) -> Subject:
@@ -135,12 +143,15 @@ class AdmissionChain:
                     status_code=403,
                     message=message,
                 )
-        elif self.webhook.failure_policy == "Fail":
-            return _refused(
-                500,
-                'Internal error occurred: failed calling webhook "validation.gatekeeper.sh": '
-                "failed to call webhook: the webhook is unavailable",
-            )
+        elif self.webhook.failure_policy == "Fail" and self._webhook_sees(
+            obj,
+            group=resource.group,
+            version=api_version.rpartition("/")[2],
+            resource=resource.resource,
+            namespaced=namespaced,
+            namespace=namespace,
+        ):
+            return _refused(500, self.webhook.failure_message)
 
         quota = self.ledger.check(obj, namespace=namespace)
         if not quota.allowed:
@@ -148,6 +159,38 @@ class AdmissionChain:
         if record:
             self.ledger.record(obj, namespace=namespace)
         return AdmissionResult(allowed=True, warnings=warnings, status_code=201)
+
+    def _webhook_sees(
+        self,
+        obj: Mapping[str, Any],
+        *,
+        group: str,
+        version: str,
+        resource: str,
+        namespaced: bool,
+        namespace: str,
+    ) -> bool:
+        scope = self.webhook.scope
+        if scope is None:
+            return True
+        labels: dict[str, str] | None = None
+        if namespaced:
+            labels = self.blueprint.namespace_labels(namespace)
+        elif resource == "namespaces" and not group:
+            # A Namespace request is matched on the namespace object's own labels.
+            meta = obj.get("metadata")
+            own = meta.get("labels") if isinstance(meta, dict) else None
+            labels = {str(k): str(v) for k, v in (own or {}).items()}
+            labels["kubernetes.io/metadata.name"] = str(obj["metadata"]["name"])
+        return scope.intercepts(
+            obj,
+            operation="CREATE",
+            group=group,
+            version=version,
+            resource=resource,
+            namespaced=namespaced,
+            namespace_labels=labels,
+        )
 
     def can_i(
         self, subject: Subject, verb: str, resource: str, *, namespace: str | None, name: str = ""

@@ -54,6 +54,7 @@ _CLUSTER_SCOPED = {
     "ClusterRoleBinding",
     "CiliumClusterwideNetworkPolicy",
     "ConstraintTemplate",
+    "ValidatingWebhookConfiguration",
 }
 # Kinds a tenant directory carries that Gauntlet does not interpret beyond their metadata:
 # they are kept verbatim (``Blueprint.manifests``) for admission, audit, RBAC and the tenancy
@@ -74,6 +75,9 @@ _PASSIVE_KINDS = {
     "ReplicaSet",
     "PersistentVolumeClaim",
     "Ingress",
+    # Gatekeeper's webhook registration: its failurePolicy and selectors decide what an
+    # admission-webhook outage lets in (gauntlet.admission.webhook).
+    "ValidatingWebhookConfiguration",
 }
 # Files a GitOps repo keeps beside its manifests that are not cluster objects.
 _SKIPPED_KINDS = {"Kustomization"}

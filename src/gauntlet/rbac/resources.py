@@ -123,6 +123,13 @@ KNOWN_RESOURCES: tuple[ResourceInfo, ...] = (
     _r("Ingress", "networking.k8s.io", "v1", "ingresses", "ing"),
     _r("EndpointSlice", "discovery.k8s.io", "v1", "endpointslices"),
     _r("Lease", "coordination.k8s.io", "v1", "leases"),
+    _r(
+        "ValidatingWebhookConfiguration",
+        "admissionregistration.k8s.io",
+        "v1",
+        "validatingwebhookconfigurations",
+        ns=False,
+    ),
     _r("CiliumNetworkPolicy", "cilium.io", "v2", "ciliumnetworkpolicies", "cnp", "ciliumnp"),
     _r(
         "CiliumClusterwideNetworkPolicy",

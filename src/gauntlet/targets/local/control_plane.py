@@ -18,6 +18,7 @@ from typing import Any
 from gauntlet.admission.chain import AdmissionChain, WebhookState
 from gauntlet.admission.quota import QuotaLedger
 from gauntlet.admission.templates import EnforcementAction
+from gauntlet.admission.webhook import UNREACHABLE_MESSAGE, gatekeeper_scope
 from gauntlet.blueprint.kube import Role, RoleBinding
 from gauntlet.blueprint.model import Blueprint
 from gauntlet.rbac import Authorizer
@@ -38,6 +39,9 @@ class LocalControlPlane:
     def __init__(self, blueprint: Blueprint) -> None:
         self.blueprint = blueprint
         self.chain = AdmissionChain.from_blueprint(blueprint)
+        # Chaos: handles of the webhook outages in progress, and the state they interrupted.
+        self._outages: set[str] = set()
+        self._webhook_before: WebhookState | None = None
 
     def close(self) -> None:
         self.chain.close()
@@ -110,6 +114,30 @@ class LocalControlPlane:
             self.chain.ledger = QuotaLedger.from_blueprint(self.blueprint)
         else:
             raise TargetError(f"unknown admission fault {fault_id!r}")
+
+    def webhook_outage(self, handle: str) -> None:
+        """Gatekeeper's webhook stops answering (its pods gone): the API server applies the
+        failurePolicy of the blueprint's ``validation.gatekeeper.sh`` registration (Gatekeeper's
+        default Ignore without one) to the requests that registration matches."""
+        try:
+            scope = gatekeeper_scope(self.blueprint)
+        except ValueError as exc:
+            raise TargetError(f"admission-webhook-outage: {exc}") from None
+        if not self._outages:
+            self._webhook_before = self.chain.webhook
+        self._outages.add(handle)
+        self.chain.webhook = WebhookState(
+            available=False,
+            failure_policy=scope.failure_policy,
+            scope=scope,
+            failure_message=UNREACHABLE_MESSAGE,
+        )
+
+    def webhook_restored(self, handle: str) -> None:
+        """The outage ``handle`` ends; the webhook answers again once no outage is left."""
+        self._outages.discard(handle)
+        if not self._outages and self._webhook_before is not None:
+            self.chain.webhook, self._webhook_before = self._webhook_before, None
 
     def _replace_blueprint(self, bp: Blueprint) -> None:
         self.blueprint = bp

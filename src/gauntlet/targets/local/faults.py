@@ -6,6 +6,7 @@ the oracle keeps predicting from the intact blueprint: a suite with teeth must n
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from gauntlet.policy import Direction, PeerSet, PolicySet, Rule, SelectedPolicy
@@ -30,6 +31,13 @@ FAULTS: dict[str, str] = {
     "l7-method-dropped": "the L7 proxy ignores the method of HTTP rules",
     "slow-responses": "one workload answers slowly (a saturated dependency, a bad release)",
     "error-responses": "one workload answers 5xx for a fraction of its requests",
+    # Chaos faults: they change how the sandbox undergoes chaos for the rest of the run.
+    "controller-no-restart": "the controller never restarts killed pods (a broken ReplicaSet "
+    "controller / crash-looping kubelet)",
+    "engine-restart-fail-open": "while the policy engine restarts, enforcement is off: the "
+    "rules are flushed until it is back (a CNI that fails open)",
+    "rollback-keeps-partition": "reverting a network partition leaves it in place (a rollback "
+    "that reports success and does nothing)",
 }
 
 SLOW_RESPONSES_DEFAULT_MS = 500.0
@@ -77,6 +85,14 @@ def plant_fault(sandbox: LocalSandbox, fault: PlantedFault) -> None:
         _plant_app_fault(sandbox, fault.id, params)
     elif fault.id == "enforcement-off-pod":
         sandbox.reapply(pset, CompileOptions(unenforced=frozenset({params["pod"]})))
+    elif fault.id == "controller-no-restart":
+        sandbox.call({"op": "controller", "restart": False})
+    elif fault.id == "engine-restart-fail-open":
+        behaviour = dataclasses.replace(sandbox.chaos.behaviour, restart_fail_open=True)
+        sandbox.chaos.behaviour = behaviour
+    elif fault.id == "rollback-keeps-partition":
+        behaviour = dataclasses.replace(sandbox.chaos.behaviour, rollback_keeps_partition=True)
+        sandbox.chaos.behaviour = behaviour
     else:
         raise TargetError(f"unknown fault {fault.id!r}; known: {', '.join(FAULTS)}")
 

@@ -186,3 +186,79 @@ def compile_services(services: Sequence[ServicePlan]) -> str:
         )
     lines += ["  }", "}"]
     return "\n".join(lines) + "\n"
+
+
+# -- chaos: tables of their own, one per injected fault -------------------------------------
+#
+# Each network fault is a table ``inet gauntlet_chaos_<n>`` whose forward chain runs before the
+# policy table's (priority filter - 10 < filter). A drop in any base chain is final for the
+# packet, whatever other tables accept, so a partition wins over every policy allow and over
+# the policy table's "ct state established accept" (a partition cuts live connections too).
+# Creating and deleting a whole table are single nft transactions: the fault appears and
+# disappears atomically, and deleting an absent table is made a no-op by declaring it first.
+
+CHAOS_TABLE_PREFIX = "gauntlet_chaos_"
+CHAOS_PRIORITY = -10
+# Packet loss is drawn per mille: numgen random mod 1000 < loss.
+_LOSS_SCALE = 1000
+
+
+def chaos_table(n: int) -> str:
+    return f"{CHAOS_TABLE_PREFIX}{n}"
+
+
+def _chaos_table(
+    table: str,
+    sets: dict[str, Iterable[str]],
+    rules: Sequence[str],
+    chains: dict[str, Sequence[str]] | None = None,
+) -> str:
+    out = [f"table inet {table} {{}}", f"delete table inet {table}", f"table inet {table} {{"]
+    for name, ips in sets.items():
+        out += [f"  set {name} {{ type ipv4_addr;", f"    elements = {_set(ips)}", "  }"]
+    for name, lines in (chains or {}).items():
+        out += [f"  chain {name} {{", *(f"    {line}" for line in lines), "  }"]
+    out += [
+        "  chain forward {",
+        f"    type filter hook forward priority {CHAOS_PRIORITY}; policy accept;",
+        *(f"    {rule}" for rule in rules),
+        "  }",
+        "}",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def partition_ruleset(table: str, side_a: Iterable[str], side_b: Iterable[str]) -> str:
+    """Drop every packet between the pod addresses of side A and side B, both ways."""
+    return _chaos_table(
+        table,
+        {"side_a": side_a, "side_b": side_b},
+        [
+            'ip saddr @side_a ip daddr @side_b drop comment "network-partition a->b"',
+            'ip saddr @side_b ip daddr @side_a drop comment "network-partition b->a"',
+        ],
+    )
+
+
+def loss_ruleset(table: str, pods: Iterable[str], percent: float) -> str:
+    """Drop ``percent`` % of the packets to or from the pod addresses ``pods``.
+
+    One draw per packet: a packet between two lossy pods is not rolled twice (``goto`` ends the
+    base chain when the lossy chain returns)."""
+    per_mille = round(percent * _LOSS_SCALE / 100)
+    return _chaos_table(
+        table,
+        {"lossy": pods},
+        ["ip saddr @lossy goto loss", "ip daddr @lossy goto loss"],
+        {"loss": [f'numgen random mod {_LOSS_SCALE} < {per_mille} drop comment "packet-loss"']},
+    )
+
+
+def delete_table_ruleset(table: str) -> str:
+    """Remove ``table`` if present (idempotent: declaring it first makes the delete valid)."""
+    return f"table inet {table} {{}}\ndelete table inet {table}\n"
+
+
+def flushed_policy_ruleset() -> str:
+    """The policy table with every rule flushed: its chains accept everything (fail-open)."""
+    return f"table inet {TABLE} {{}}\nflush table inet {TABLE}\n"

@@ -41,6 +41,7 @@ from gauntlet.targets.base import (
     Subject,
     TargetError,
 )
+from gauntlet.targets.local.chaos import SandboxChaos
 from gauntlet.targets.local.control_plane import LocalControlPlane
 from gauntlet.targets.local.l7 import compile_l7
 from gauntlet.targets.local.nftables import CompileOptions, compile_policy, compile_services
@@ -116,6 +117,7 @@ class LocalSandbox:
         self.applied_revision = 0
         self._compile_options = CompileOptions()
         self.control: LocalControlPlane | None = None
+        self.chaos = SandboxChaos(self)
 
     # -- lifecycle -------------------------------------------------------------------------
     def distribution(self) -> Distribution:
@@ -212,6 +214,7 @@ class LocalSandbox:
                         "ip": p.ip,
                         "tcp": list(p.tcp_ports),
                         "udp": list(p.udp_ports),
+                        "node": p.node,
                     }
                     for p in plan.pods
                 ],
@@ -235,6 +238,7 @@ class LocalSandbox:
                     restarts=p["restarts"],
                     start_latency_ms=p["start_latency_ms"],
                     rss_bytes=p["rss_bytes"],
+                    node=p.get("node", ""),
                 )
             )
         return tuple(out)
@@ -242,6 +246,15 @@ class LocalSandbox:
     def status(self) -> tuple[tuple[PodStatus, ...], int]:
         resp = self.call({"op": "status"})
         return self._pod_statuses(resp), int(resp["policy_revision"])
+
+    def pod_statuses(self) -> list[PodStatus]:
+        return list(self.status()[0])
+
+    def policy_ruleset(self) -> tuple[str, int]:
+        """The policy ruleset compiled afresh from what is enforced now, and its revision."""
+        if self.plan is None or self.policies is None:
+            raise TargetError("deploy the blueprint before asking for its policy ruleset")
+        return compile_policy(self.policies, self.plan, self._compile_options), self.revision
 
     def _apply(self) -> None:
         assert self.plan is not None and self.policies is not None
@@ -279,6 +292,8 @@ class LocalSandbox:
             time.sleep(0.05)
 
     def teardown(self) -> None:
+        # The supervisor takes every fault's kernel state with it.
+        self.chaos.forget_all()
         if self.control is not None:
             self.control.close()
             self.control = None
@@ -362,6 +377,23 @@ class LocalSandbox:
         from gauntlet.targets.local.faults import plant_fault
 
         plant_fault(self, fault)
+
+    def inject(self, fault: PlantedFault) -> str:
+        return self.chaos.inject(fault)
+
+    def revert(self, handle: str) -> None:
+        self.chaos.revert(handle)
+
+    def active_faults(self) -> list[str]:
+        return self.chaos.active_faults()
+
+    def plan_or_raise(self) -> SandboxPlan:
+        if self.plan is None:
+            raise TargetError("deploy the blueprint first")
+        return self.plan
+
+    def control_or_raise(self) -> LocalControlPlane:
+        return self._control()
 
     def reapply(self, policies: PolicySet, options: CompileOptions) -> None:
         self.policies = policies

@@ -5,6 +5,12 @@ with a veth), restarts pods that die (the controller), applies nftables rulesets
 answers the harness over a Unix socket (one JSON request per line). Because it is PID 1 of a
 pid namespace and is killed with its parent (PR_SET_PDEATHSIG), every pod, veth and rule dies
 with it: a crashed or SIGKILLed harness leaves nothing behind in the kernel.
+
+Chaos faults act here too: simulated nodes go down (their pods are killed and the controller
+holds them until the node returns), chaos nftables tables come and go, and the policy engine
+"restarts" (the ruleset is re-programmed from scratch). Every fault operation carries the
+harness's handle; once a handle is reverted, a late apply of it (a request that raced its
+revert, e.g. after Ctrl-C) is ignored, so a revert always wins.
 """
 
 from __future__ import annotations
@@ -75,6 +81,7 @@ class Pod:
     proxy: asyncio.subprocess.Process | None = None
     veth: str = ""
     proxy_watch: asyncio.Task[None] | None = field(default=None, repr=False)
+    node: str = ""
 
 
 class Supervisor:
@@ -86,6 +93,15 @@ class Supervisor:
         self.stopping = False
         self.shutdown_event = asyncio.Event()
         self.l7_pending: dict[str, Any] = {}
+        # Chaos: down nodes (node -> handles holding it down), whether the controller restarts
+        # dead pods at all (a planted fault switches it off), reverted fault handles.
+        self.nodes_down: dict[str, set[str]] = {}
+        self.restart_pods = True
+        self.reverted: set[str] = set()
+        self.schedulable = asyncio.Condition()
+        # Root-namespace nft transactions run one at a time, so a revert queued behind an
+        # apply of the same fault runs after it.
+        self.nft_lock = asyncio.Lock()
 
     async def setup_network(self) -> None:
         for path, value in (
@@ -314,11 +330,31 @@ class Supervisor:
             if self.stopping:
                 return
             await asyncio.sleep(RESTART_BACKOFF_S)
+            await self.wait_schedulable(pod)
+            if self.stopping:
+                return
             pod.restarts += 1
             try:
                 await self.start_pod(pod)
             except SetupError as exc:
                 print(f"restart of {pod.key} failed: {exc}", file=sys.stderr)
+            if self.held(pod) and pod.proc is not None and pod.proc.returncode is None:
+                # Its node went down while it was starting.
+                pod.ready = False
+                pod.proc.kill()
+
+    def held(self, pod: Pod) -> bool:
+        """Whether the controller must not (re)start ``pod``: its node is down (as the kubelet
+        of a stopped node runs nothing), or the controller is broken by a planted fault."""
+        return pod.node in self.nodes_down or not self.restart_pods
+
+    async def wait_schedulable(self, pod: Pod) -> None:
+        async with self.schedulable:
+            await self.schedulable.wait_for(lambda: self.stopping or not self.held(pod))
+
+    async def notify_schedulable(self) -> None:
+        async with self.schedulable:
+            self.schedulable.notify_all()
 
     async def op_deploy(self, req: dict[str, Any]) -> dict[str, Any]:
         self.services_ruleset = req.get("services_ruleset", "")
@@ -334,6 +370,7 @@ class Supervisor:
                 udp=spec["udp"],
                 socket=str(pod_dir / f"{spec['index']}.sock"),
                 ready_file=str(pod_dir / f"{spec['index']}.ready"),
+                node=spec.get("node", ""),
             )
             l7 = self.l7_pending.pop(pod.key, None)
             if l7 is not None:
@@ -352,9 +389,78 @@ class Supervisor:
         return self.op_status({})
 
     async def op_apply_policy(self, req: dict[str, Any]) -> dict[str, Any]:
-        await run("nft", "-f", "-", stdin=req["ruleset"])
-        self.policy_revision = int(req["revision"])
+        async with self.nft_lock:
+            await run("nft", "-f", "-", stdin=req["ruleset"])
+            self.policy_revision = int(req["revision"])
         return {"ok": True, "revision": self.policy_revision}
+
+    # -- chaos ---------------------------------------------------------------------------------
+
+    async def op_chaos_nft(self, req: dict[str, Any]) -> dict[str, Any]:
+        """Apply a chaos table's ruleset (``revert``: its deletion) for fault ``handle``."""
+        handle = str(req["handle"])
+        if req.get("revert"):
+            self.reverted.add(handle)
+        elif handle in self.reverted:
+            return {"ok": True, "applied": False, "ms": 0.0}
+        started = time.monotonic()
+        async with self.nft_lock:
+            await run("nft", "-f", "-", stdin=req["ruleset"])
+        return {"ok": True, "applied": True, "ms": (time.monotonic() - started) * 1000}
+
+    async def op_node(self, req: dict[str, Any]) -> dict[str, Any]:
+        """A simulated node goes down (its pods are killed and held) or comes back."""
+        node, handle = str(req["node"]), str(req["handle"])
+        if not req["down"]:
+            self.reverted.add(handle)
+            holders = self.nodes_down.get(node, set())
+            holders.discard(handle)
+            if not holders:
+                self.nodes_down.pop(node, None)
+            await self.notify_schedulable()
+            return {"ok": True, "down": node in self.nodes_down}
+        if handle in self.reverted:
+            return {"ok": True, "down": node in self.nodes_down}
+        self.nodes_down.setdefault(node, set()).add(handle)
+        killed = []
+        for pod in self.pods.values():
+            if pod.node == node and pod.proc is not None and pod.proc.returncode is None:
+                pod.ready = False
+                pod.proc.kill()
+                killed.append(pod.key)
+        return {"ok": True, "down": True, "killed": killed}
+
+    async def op_controller(self, req: dict[str, Any]) -> dict[str, Any]:
+        self.restart_pods = bool(req["restart"])
+        await self.notify_schedulable()
+        return {"ok": True}
+
+    async def op_engine_restart(self, req: dict[str, Any]) -> dict[str, Any]:
+        """The policy engine restarts: it is away for ``duration_ms``, then programs the
+        ruleset from scratch (one nft transaction deleting and re-creating the table).
+
+        A correct engine leaves the kernel's rules in place while it is away, as Cilium's BPF
+        datapath keeps enforcing while the agent restarts and then regenerates every endpoint.
+        ``fail_open`` (a planted fault) flushes the rules first: everything passes until the
+        engine is back."""
+        revision = int(req["revision"])
+        started = time.monotonic()
+        if req.get("fail_open"):
+            async with self.nft_lock:
+                await run("nft", "-f", "-", stdin=req["flush_ruleset"])
+        await asyncio.sleep(float(req["duration_ms"]) / 1000)
+        programmed_at = time.monotonic()
+        async with self.nft_lock:
+            # A newer policy applied meanwhile was itself programmed from scratch.
+            if self.policy_revision <= revision:
+                await run("nft", "-f", "-", stdin=req["ruleset"])
+                self.policy_revision = revision
+        done = time.monotonic()
+        return {
+            "ok": True,
+            "away_ms": (programmed_at - started) * 1000,
+            "program_ms": (done - programmed_at) * 1000,
+        }
 
     def op_status(self, req: dict[str, Any]) -> dict[str, Any]:
         pods = []
@@ -378,18 +484,29 @@ class Supervisor:
                     "start_latency_ms": pod.start_latency_ms,
                     "socket": pod.socket,
                     "rss_bytes": rss,
+                    "node": pod.node,
                 }
             )
-        return {"ok": True, "pods": pods, "policy_revision": self.policy_revision}
+        return {
+            "ok": True,
+            "pods": pods,
+            "policy_revision": self.policy_revision,
+            "nodes_down": sorted(self.nodes_down),
+        }
 
     async def op_kill_pod(self, req: dict[str, Any]) -> dict[str, Any]:
         pod = self.pods[req["key"]]
         if pod.proc is not None and pod.proc.returncode is None:
+            pod.ready = False
             pod.proc.kill()
         return {"ok": True}
 
     async def op_nft_list(self, req: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "ruleset": await run("nft", "list", "ruleset")}
+        # ``handles``: with each object's kernel handle (a re-created table gets a new one).
+        argv = (
+            ["nft", "-a", "list", "ruleset"] if req.get("handles") else ["nft", "list", "ruleset"]
+        )
+        return {"ok": True, "ruleset": await run(*argv)}
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -409,6 +526,14 @@ class Supervisor:
                         resp = await self.op_apply_l7(req)
                     elif op == "nft_list":
                         resp = await self.op_nft_list(req)
+                    elif op == "chaos_nft":
+                        resp = await self.op_chaos_nft(req)
+                    elif op == "node":
+                        resp = await self.op_node(req)
+                    elif op == "controller":
+                        resp = await self.op_controller(req)
+                    elif op == "engine_restart":
+                        resp = await self.op_engine_restart(req)
                     elif op == "shutdown":
                         self.shutdown_event.set()
                         resp = {"ok": True}
@@ -423,6 +548,7 @@ class Supervisor:
 
     async def stop_pods(self) -> None:
         self.stopping = True
+        await self.notify_schedulable()
         await asyncio.gather(*(self.stop_proxy(p) for p in self.pods.values()))
         for pod in self.pods.values():
             if pod.proc is not None and pod.proc.returncode is None:
