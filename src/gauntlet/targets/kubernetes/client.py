@@ -43,7 +43,14 @@ from gauntlet.targets.kubernetes.warnings import parse_warning_headers
 # The kubeconfig loader is untyped; reached through Any so mypy --strict accepts the calls.
 kconfig: Any = _kconfig
 
-__all__ = ["ApiResponse", "ExecResult", "KubeApiError", "KubeClient", "PatchType"]
+__all__ = [
+    "ApiResponse",
+    "ExecResult",
+    "KubeApiError",
+    "KubeClient",
+    "PatchType",
+    "ServedResource",
+]
 
 PatchType = Literal["merge", "strategic", "json"]
 _PATCH_CONTENT_TYPES: dict[str, str] = {
@@ -106,9 +113,28 @@ class _Resource:
     namespaced: bool
 
 
+@dataclass(frozen=True)
+class ServedResource:
+    """One resource in discovery (preferred version of its group), as ``kubectl
+    api-resources`` lists it."""
+
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool
+    singular: str = ""
+    short_names: tuple[str, ...] = ()
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0]
+
+
 def _is_json(content_type: str) -> bool:
     main = content_type.split(";", 1)[0].strip().lower()
-    return main == "application/json" or (main.startswith("application/") and main.endswith("+json"))
+    return main == "application/json" or (
+        main.startswith("application/") and main.endswith("+json")
+    )
 
 
 def _decode(raw: bytes) -> dict[str, Any]:
@@ -128,6 +154,7 @@ class KubeClient:
         self.api_client = api_client
         self.context = context
         self._resources: dict[str, dict[str, _Resource]] = {}
+        self._served: list[ServedResource] | None = None
         self._lock = threading.Lock()
 
     # -- construction ------------------------------------------------------------------------
@@ -216,8 +243,10 @@ class KubeClient:
             headers["Content-Type"] = content_type
             # The REST client json.dumps objects for JSON content types and sends str/bytes
             # verbatim otherwise (apply-patch+yaml: JSON is valid YAML).
-            payload = body if _is_json(content_type) or isinstance(body, str | bytes) else (
-                json.dumps(body)
+            payload = (
+                body
+                if _is_json(content_type) or isinstance(body, str | bytes)
+                else (json.dumps(body))
             )
         try:
             resp: Any = self.api_client.call_api(
@@ -287,10 +316,58 @@ class KubeClient:
         path = f"{base}/{plural}"
         return f"{path}/{quote(name, safe='')}" if name is not None else path
 
-    def forget_discovery(self) -> None:
-        """Drop cached discovery (after installing CRDs)."""
+    def api_groups(self) -> dict[str, str]:
+        """Served API groups and their preferred group/version (``/apis``)."""
+        resp = self.request("GET", "/apis")
+        if not resp.ok:
+            raise KubeApiError.from_response(resp, doing="discovery of API groups")
+        groups: dict[str, str] = {}
+        for group in resp.body.get("groups") or []:
+            preferred = (group.get("preferredVersion") or {}).get("groupVersion")
+            versions = [v.get("groupVersion") for v in group.get("versions") or []]
+            chosen = preferred or (versions[0] if versions else None)
+            if group.get("name") and chosen:
+                groups[str(group["name"])] = str(chosen)
+        return groups
+
+    def served_resources(self) -> list[ServedResource]:
+        """Every resource of the core group and of each group's preferred version (cached);
+        a group whose discovery fails (an aggregated API down) is left out, as kubectl does."""
         with self._lock:
-            self._resources.clear()
+            if self._served is not None:
+                return self._served
+        found: list[ServedResource] = []
+        for api_version in ["v1", *self.api_groups().values()]:
+            path = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+            resp = self.request("GET", path)
+            if not resp.ok:
+                continue
+            for r in resp.body.get("resources") or []:
+                name = str(r.get("name") or "")
+                if not name or "/" in name or not r.get("kind"):
+                    continue
+                found.append(
+                    ServedResource(
+                        api_version=api_version,
+                        kind=str(r["kind"]),
+                        plural=name,
+                        namespaced=bool(r.get("namespaced")),
+                        singular=str(r.get("singularName") or ""),
+                        short_names=tuple(str(s) for s in r.get("shortNames") or ()),
+                    )
+                )
+        with self._lock:
+            self._served = found
+        return found
+
+    def forget_discovery(self, api_version: str | None = None) -> None:
+        """Drop cached discovery (all, or one group/version), e.g. after a CRD was created."""
+        with self._lock:
+            if api_version is None:
+                self._resources.clear()
+            else:
+                self._resources.pop(api_version, None)
+            self._served = None
 
     # -- verbs -------------------------------------------------------------------------------
 
@@ -312,7 +389,10 @@ class KubeClient:
         if dry_run:
             query["dryRun"] = "All"
         resp = self.request(
-            "PATCH", path, body=json.dumps(dict(manifest)), query=query,
+            "PATCH",
+            path,
+            body=json.dumps(dict(manifest)),
+            query=query,
             content_type=APPLY_CONTENT_TYPE,
         )
         if not resp.ok:
