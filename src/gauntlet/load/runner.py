@@ -23,9 +23,11 @@ import contextlib
 import ipaddress
 import os
 import select
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -113,11 +115,14 @@ def run_load(
     users: int | None = None,
     exec_prefix: Sequence[str] = (),
     progress: Callable[[LiveStats], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> LoadRun:
     """Run ``profile``'s locustfile against ``entrypoint`` and measure every request.
 
     ``duration_s`` and ``users`` override the profile's (the shape scales to them); the load
-    runs under ``exec_prefix`` (``Target.load_exec_prefix()``). Raises ``LoadError`` when the
+    runs under ``exec_prefix`` (``Target.load_exec_prefix()``). Setting ``stop`` ends the load
+    early, the way Ctrl-C ends Locust: the child stops its users and reports what it measured.
+    Raises ``LoadError`` when the
     child cannot start, dies, or goes silent.
     """
     prof = profile if isinstance(profile, LoadProfile) else LoadProfile.from_path(profile)
@@ -171,7 +176,7 @@ def run_load(
         finally:
             os.close(write_fd)
         try:
-            _pump(read_fd, proc, decoder, progress)
+            _pump(read_fd, proc, decoder, progress, stop)
             code = proc.wait(timeout=TERMINATE_GRACE_S + 10)
         finally:
             os.close(read_fd)
@@ -195,14 +200,21 @@ def _pump(
     proc: subprocess.Popen[bytes],
     decoder: Decoder,
     progress: Callable[[LiveStats], None] | None,
+    stop: threading.Event | None = None,
 ) -> None:
     """Read the stream until the child closes it; report live stats every second."""
+    stopping = False
     last_data = time.monotonic()
     next_live = last_data + LIVE_INTERVAL_S
     seen = 0
     while True:
         readable, _, _ = select.select([fd], [], [], 0.25)
         now = time.monotonic()
+        if stop is not None and stop.is_set() and not stopping:
+            # SIGTERM: the child's own handler stops the users and ends the stream cleanly.
+            stopping = True
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
         if readable:
             data = os.read(fd, READ_CHUNK_BYTES)
             if not data:

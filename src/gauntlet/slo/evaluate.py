@@ -80,6 +80,9 @@ class Measurements:
     """Admission decisions checked against the intent and the wrong ones."""
     pod_start_latencies_ms: Sequence[float] | None = None
     recovery_times_s: Sequence[float] | None = None
+    unrecovered_s: Sequence[float] = ()
+    """Faults after which the steady state never came back while watched, each with how long it
+    was watched (a lower bound of its recovery time): bad whatever the SLO's threshold."""
     started_at: datetime | None = None
     """Start of the window Prometheus SLIs are queried over (default: the load's)."""
     finished_at: datetime | None = None
@@ -169,10 +172,13 @@ def _gauntlet_events(spec: SloSpec, ctx: _Context, op: str | None, value: float 
             raise _NoData(f"no {ind.measurement} measurement in this run")
         return _Events(counts.total, counts.bad)
     values = m.pod_start_latencies_ms if ind.measurement == "pods" else m.recovery_times_s
-    if values is None:
+    never = list(m.unrecovered_s) if ind.measurement != "pods" else []
+    if values is None and not never:
         raise _NoData(f"no {ind.measurement} measurement in this run")
     assert value is not None
-    return _Events(len(values), sum(_bad_values(values, op, value)), values=sorted(values))
+    seen = list(values or [])
+    n_bad = sum(_bad_values(seen, op, value)) + len(never)
+    return _Events(len(seen) + len(never), n_bad, values=sorted(seen + never))
 
 
 def _sorted(ctx: _Context, latencies: list[float]) -> list[float]:
