@@ -113,13 +113,21 @@ def test_run_unknown_suite_is_a_usage_error(
     assert "isolation" in err
 
 
-@pytest.mark.parametrize("target", ["kind", "kubeconfig"])
-def test_run_kubernetes_targets_are_a_usage_error(
-    target: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_run_kubeconfig_without_kubeconfig_is_a_target_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["run", "--target", target, "--report-dir", str(tmp_path / "r")])
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing-kubeconfig"))
+    code = main(["run", "--target", "kubeconfig", "--report-dir", str(tmp_path / "r")])
+    assert code == ExitCode.INCONCLUSIVE
+    assert "missing-kubeconfig" in capsys.readouterr().err
+
+
+def test_selfcheck_on_kubernetes_targets_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["selfcheck", "--target", "kind", "--report-dir", str(tmp_path / "r")])
     assert code == ExitCode.USAGE_ERROR
-    assert f"--target {target}" in capsys.readouterr().err
+    assert "--target kind: selfcheck runs on the local sandbox only" in capsys.readouterr().err
 
 
 def test_selfcheck_unknown_suite_is_a_usage_error(

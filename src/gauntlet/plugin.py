@@ -96,6 +96,8 @@ class RunState:
     # This process's deployment, not yet sent with a report:
     unsent_pod_starts: list[float] | None = None
     slo_specs: list[SloSpec] = field(default_factory=list)
+    kube_target: Target | None = None
+    """The Kubernetes driver of this process (--target kind/kubeconfig), once connected."""
 
 
 STATE_KEY = pytest.StashKey[RunState]()
@@ -170,6 +172,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="kubeconfig context (Kubernetes targets)",
     )
     group.addoption(
+        "--allow-context",
+        dest="gauntlet_allow_contexts",
+        action="append",
+        default=[],
+        help="kubeconfig context load and chaos may disrupt (repeatable, patterns allowed; "
+        "also $GAUNTLET_ALLOW_CONTEXTS, gauntlet.yaml allow_contexts; kind-gauntlet* always)",
+    )
+    group.addoption(
+        "--agent-image",
+        dest="gauntlet_agent_image",
+        default=None,
+        help="image the probe agent runs in on Kubernetes targets (a mirror the platform trusts)",
+    )
+    group.addoption(
+        "--ingress-url",
+        dest="gauntlet_ingress_url",
+        default=None,
+        help="base URL of the platform's ingress for load on Kubernetes targets",
+    )
+    group.addoption(
         "--profile",
         dest="gauntlet_profile",
         default="smoke",
@@ -205,6 +227,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE_KEY] = _STATE.state = RunState()
     progress.enable(bool(config.getoption("gauntlet_progress")))
     config.addinivalue_line("markers", "gauntlet_suite(name): a Gauntlet conformance suite")
+    config.addinivalue_line(
+        "markers",
+        "gauntlet_requires(*components): platform components the test needs (cilium, "
+        "cilium-l7, hubble, gatekeeper, openshift); skipped where the target lacks one",
+    )
 
 
 def _platform_dir(config: pytest.Config) -> Path:
@@ -237,19 +264,19 @@ def gauntlet_target(pytestconfig: pytest.Config, gauntlet_blueprint: Blueprint) 
     """The platform under test, with the blueprint deployed; torn down at session end."""
     state = pytestconfig.stash[STATE_KEY]
     kind = pytestconfig.getoption("target") or "local"
-    if kind != "local":
-        raise pytest.UsageError(
-            f"--target {kind}: the Kubernetes drivers are not available in this version; "
-            "use --target local"
-        )
-    from gauntlet.targets.local.sandbox import LocalSandbox
+    sandbox: Target
+    if kind == "local":
+        from gauntlet.targets.local.sandbox import LocalSandbox
 
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    sandbox = LocalSandbox(sandbox_name=f"run-{os.getpid()}-{worker}")
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        sandbox = LocalSandbox(sandbox_name=f"run-{os.getpid()}-{worker}")
+    else:
+        sandbox = _kubernetes_target(pytestconfig)
     atexit.register(sandbox.teardown)  # Ctrl-C or an error in a later fixture
-    state.distribution = sandbox.distribution()
     try:
-        progress.say(f"deploying {len(gauntlet_blueprint.pods())} pods into the local sandbox")
+        state.distribution = sandbox.distribution()
+        where = "the local sandbox" if kind == "local" else f"{kind} ({sandbox.name})"
+        progress.say(f"deploying {len(gauntlet_blueprint.pods())} pods into {where}")
         report = sandbox.deploy(gauntlet_blueprint)
         progress.say(
             f"deployed in {report.duration_s:.1f}s (policy revision {report.policy_revision})"
@@ -268,6 +295,59 @@ def gauntlet_target(pytestconfig: pytest.Config, gauntlet_blueprint: Blueprint) 
     yield sandbox
     progress.say("tearing down the sandbox")
     sandbox.teardown()
+
+
+def _kubernetes_target(config: pytest.Config) -> Target:
+    """The Kubernetes driver for --target kind/kubeconfig, built once per process (the
+    requirement check and the fixture share it). A TargetError (no kubeconfig, unknown context,
+    API unreachable) is recorded: the run ends inconclusive with the reason."""
+    state = config.stash[STATE_KEY]
+    if state.kube_target is None:
+        from gauntlet.targets.kubernetes.driver import connect
+
+        try:
+            state.kube_target = connect(
+                config.getoption("target"),
+                context=config.getoption("gauntlet_context"),
+                allow_contexts=config.getoption("gauntlet_allow_contexts"),
+                agent_image=config.getoption("gauntlet_agent_image"),
+                ingress_url=config.getoption("gauntlet_ingress_url"),
+            )
+        except TargetError as exc:
+            state.target_error = str(exc)
+            raise
+    return state.kube_target
+
+
+def _target_components(config: pytest.Config) -> frozenset[str] | None:
+    """Components of the target (None: the local sandbox, which provides them all)."""
+    if (config.getoption("target") or "local") == "local":
+        return None
+    target = _kubernetes_target(config)
+    components = getattr(target, "components", None)
+    return components() if callable(components) else None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip tests whose ``gauntlet_requires`` components the target lacks, before any fixture
+    deploys anything (a cluster without Cilium cannot even take the blueprint's CNPs)."""
+    needed = [str(c) for m in item.iter_markers("gauntlet_requires") for c in m.args]
+    if not needed:
+        return
+    try:
+        have = _target_components(item.config)
+    except TargetError:
+        return  # the gauntlet_target fixture reports the target error itself
+    if have is None:
+        return
+    missing = [c for c in dict.fromkeys(needed) if c not in have]
+    if missing:
+        target = _kubernetes_target(item.config)
+        preflight = getattr(target, "preflight", None)
+        reasons = [preflight().missing_reason(c) if callable(preflight) else c for c in missing]
+        item.stash[_RECORDER_KEY] = _recorder(item)
+        pytest.skip("requires " + "; ".join(reasons))
 
 
 def _slo_specs(config: pytest.Config) -> list[SloSpec]:
@@ -297,13 +377,18 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             raise pytest.UsageError(f"SLO spec error: {exc}") from None
 
 
+def _recorder(node: pytest.Item) -> CheckRecorder:
+    marker = node.get_closest_marker("gauntlet_suite")
+    module = getattr(node, "module", None)
+    suite = str(marker.args[0]) if marker else str(getattr(module, "__name__", "")).split(".")[-1]
+    cid = getattr(node, "callspec", None)
+    check_id = f"{suite}/{cid.id}" if cid else f"{suite}/{node.name}"
+    return CheckRecorder(suite=suite, id=check_id, title=node.name)
+
+
 @pytest.fixture
 def gauntlet_check(request: pytest.FixtureRequest) -> CheckRecorder:
-    marker = request.node.get_closest_marker("gauntlet_suite")
-    suite = str(marker.args[0]) if marker else request.node.module.__name__.split(".")[-1]
-    cid = getattr(request.node, "callspec", None)
-    check_id = f"{suite}/{cid.id}" if cid else f"{suite}/{request.node.name}"
-    recorder = CheckRecorder(suite=suite, id=check_id, title=request.node.name)
+    recorder = _recorder(request.node)
     request.node.stash[_RECORDER_KEY] = recorder
     return recorder
 

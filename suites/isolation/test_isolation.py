@@ -20,7 +20,7 @@ from gauntlet.report.scorecard import MatrixCell, Verdict
 from gauntlet.targets.base import Target
 
 CONVERGENCE_TIMEOUT_S = 30.0
-pytestmark = pytest.mark.gauntlet_suite("isolation")
+pytestmark = [pytest.mark.gauntlet_suite("isolation"), pytest.mark.gauntlet_requires("cilium")]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -30,7 +30,10 @@ from gauntlet.plugin import REFERENCE_PLATFORM, CheckRecorder
 from gauntlet.report.scorecard import Verdict
 from gauntlet.targets.base import NotSupportedByTarget, Outcome, Target, TargetError
 
-pytestmark = pytest.mark.gauntlet_suite("l7")
+pytestmark = [
+    pytest.mark.gauntlet_suite("l7"),
+    pytest.mark.gauntlet_requires("cilium", "cilium-l7"),
+]
 
 CONVERGENCE_TIMEOUT_S = 30.0
 PROBE_TIMEOUT_S = 2.0  # no request on an allowed cell should be dropped: answers take ms

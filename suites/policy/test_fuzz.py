@@ -18,7 +18,7 @@ from gauntlet.plugin import CheckRecorder
 from gauntlet.report.scorecard import Verdict
 from gauntlet.targets.base import Target, TargetError
 
-pytestmark = pytest.mark.gauntlet_suite("policy")
+pytestmark = [pytest.mark.gauntlet_suite("policy"), pytest.mark.gauntlet_requires("gatekeeper")]
 
 EXAMPLES = {"smoke": 500, "nightly": 2000, "gameday": 500}
 FUZZED = tuple(g for g in GUARDRAILS if ACTIONS[g] != "dryrun")

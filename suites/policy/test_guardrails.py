@@ -16,7 +16,7 @@ from gauntlet.plugin import CheckRecorder
 from gauntlet.report.scorecard import Verdict
 from gauntlet.targets.base import AdmissionResult, Target, TargetError
 
-pytestmark = pytest.mark.gauntlet_suite("policy")
+pytestmark = [pytest.mark.gauntlet_suite("policy"), pytest.mark.gauntlet_requires("gatekeeper")]
 
 CASES = [(t, kind) for t in TWINS for kind in t.kinds]
 
