@@ -41,12 +41,6 @@ def _pytest_args(args: argparse.Namespace, report_dir: Path, extra: list[str]) -
         argv += ["--platform", str(args.platform)]
     if getattr(args, "context", None):
         argv += ["--context", args.context]
-    for pattern in getattr(args, "allow_context", None) or []:
-        argv += ["--allow-context", pattern]
-    if getattr(args, "agent_image", None):
-        argv += ["--agent-image", args.agent_image]
-    if getattr(args, "ingress_url", None):
-        argv += ["--ingress-url", args.ingress_url]
     if getattr(args, "profile", None):
         argv += ["--profile", args.profile]
     if getattr(args, "workers", None):
@@ -63,20 +57,9 @@ def _check_inputs(args: argparse.Namespace) -> int | None:
         if suite not in SUITES:
             _err(f"unknown suite '{suite}'; available: {', '.join(SUITES)}")
             return ExitCode.USAGE_ERROR
-    if args.target != "local" and args.command != "run":
-        # selfcheck plants sandbox faults; chaos on clusters goes through `gauntlet gameday`.
-        _err(f"--target {args.target}: {args.command} runs on the local sandbox only")
+    if args.target != "local":
+        _err(f"--target {args.target}: the Kubernetes drivers are not available in this version")
         return ExitCode.USAGE_ERROR
-    if args.target == "kubeconfig":
-        # A missing kubeconfig or context is a target error, said before pytest starts.
-        from gauntlet.targets.base import TargetError
-        from gauntlet.targets.kubernetes.client import KubeClient
-
-        try:
-            KubeClient.from_kubeconfig(context=args.context)
-        except TargetError as exc:
-            _err(str(exc))
-            return ExitCode.INCONCLUSIVE
     try:
         load_blueprint(args.platform or REFERENCE_PLATFORM)
     except BlueprintError as exc:
@@ -259,6 +242,72 @@ def cmd_gate(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def cmd_gameday(args: argparse.Namespace) -> int:
+    from gauntlet.chaos.gameday import run_gameday
+
+    return run_gameday(
+        args.scenario,
+        target=args.target,
+        context=args.context,
+        allow_contexts=args.allow_context or (),
+        platform=args.platform,
+        profile=args.profile,
+        phases=args.phase,
+        max_burn_rate=args.max_burn_rate,
+        report_dir=args.report_dir,
+    )
+
+
+def _add_gameday(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    # Values are checked by gauntlet.chaos.gameday (not argparse), so that every bad input exits
+    # USAGE_ERROR with the list of what is accepted.
+    p = sub.add_parser(
+        "gameday",
+        help="one chaos experiment under load with a live dashboard; writes chaos.json and "
+        "timeline.html for the postmortem",
+    )
+    p.add_argument("scenario", metavar="SCENARIO", help="name in scenarios/chaos/ or a file path")
+    p.add_argument("--target", default="local", help="local (default), kind or kubeconfig")
+    p.add_argument("--context", default=None, help="kubeconfig context (Kubernetes targets)")
+    p.add_argument(
+        "--allow-context",
+        action="append",
+        default=None,
+        metavar="PATTERN",
+        help="kubeconfig context chaos may disrupt (repeatable; see gauntlet run)",
+    )
+    p.add_argument(
+        "--platform",
+        type=Path,
+        default=None,
+        help="blueprint directory (default: the reference blueprint)",
+    )
+    p.add_argument(
+        "--profile",
+        default="smoke",
+        help="load during the experiment: smoke (default), steady, ramp, spike, nightly, gameday",
+    )
+    p.add_argument(
+        "--phase",
+        action="append",
+        default=None,
+        help="hypothesis, inject, rollback or all (default); repeatable or comma-separated",
+    )
+    p.add_argument(
+        "--max-burn-rate",
+        default=None,
+        metavar="X",
+        help="safeguard: abort and roll back when the availability burn rate exceeds X",
+    )
+    p.add_argument(
+        "--report-dir",
+        type=Path,
+        default=None,
+        help="where chaos.json and timeline.html go (default: reports/gameday-<UTC time>)",
+    )
+    p.set_defaults(func=cmd_gameday, suite=[])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gauntlet", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -282,26 +331,6 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run conformance suites against a target")
     common(run)
     run.add_argument("--context", default=None, help="kubeconfig context (Kubernetes targets)")
-    run.add_argument(
-        "--allow-context",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="context that load and chaos may disrupt (repeatable, patterns allowed; also "
-        "$GAUNTLET_ALLOW_CONTEXTS or allow_contexts in gauntlet.yaml; kind-gauntlet* always)",
-    )
-    run.add_argument(
-        "--agent-image",
-        default=None,
-        help="image the probe agent runs in on Kubernetes (a mirror the platform's registry "
-        "constraint trusts)",
-    )
-    run.add_argument(
-        "--ingress-url",
-        default=None,
-        help="base URL of the platform's ingress for load on Kubernetes targets "
-        "(default: a port-forward)",
-    )
     run.add_argument("--profile", default="smoke", choices=("smoke", "nightly", "gameday"))
     run.add_argument("--report-dir", default="reports/latest")
     run.add_argument("-n", dest="workers", default=None, help="pytest-xdist workers")
@@ -333,6 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     common(selfcheck)
     selfcheck.add_argument("--report-dir", default="reports/selfcheck")
     selfcheck.set_defaults(func=cmd_selfcheck)
+
+    _add_gameday(sub)
 
     up = sub.add_parser("up", help="provision the local sandbox and leave it running")
     common(up, suites=False)
