@@ -41,6 +41,12 @@ def _pytest_args(args: argparse.Namespace, report_dir: Path, extra: list[str]) -
         argv += ["--platform", str(args.platform)]
     if getattr(args, "context", None):
         argv += ["--context", args.context]
+    for pattern in getattr(args, "allow_context", None) or []:
+        argv += ["--allow-context", pattern]
+    if getattr(args, "agent_image", None):
+        argv += ["--agent-image", args.agent_image]
+    if getattr(args, "ingress_url", None):
+        argv += ["--ingress-url", args.ingress_url]
     if getattr(args, "profile", None):
         argv += ["--profile", args.profile]
     if getattr(args, "workers", None):
@@ -57,9 +63,20 @@ def _check_inputs(args: argparse.Namespace) -> int | None:
         if suite not in SUITES:
             _err(f"unknown suite '{suite}'; available: {', '.join(SUITES)}")
             return ExitCode.USAGE_ERROR
-    if args.target != "local":
-        _err(f"--target {args.target}: the Kubernetes drivers are not available in this version")
+    if args.target != "local" and args.command != "run":
+        # selfcheck plants sandbox faults; chaos on clusters goes through `gauntlet gameday`.
+        _err(f"--target {args.target}: {args.command} runs on the local sandbox only")
         return ExitCode.USAGE_ERROR
+    if args.target == "kubeconfig":
+        # A missing kubeconfig or context is a target error, said before pytest starts.
+        from gauntlet.targets.base import TargetError
+        from gauntlet.targets.kubernetes.client import KubeClient
+
+        try:
+            KubeClient.from_kubeconfig(context=args.context)
+        except TargetError as exc:
+            _err(str(exc))
+            return ExitCode.INCONCLUSIVE
     try:
         load_blueprint(args.platform or REFERENCE_PLATFORM)
     except BlueprintError as exc:
@@ -331,6 +348,26 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run conformance suites against a target")
     common(run)
     run.add_argument("--context", default=None, help="kubeconfig context (Kubernetes targets)")
+    run.add_argument(
+        "--allow-context",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="context that load and chaos may disrupt (repeatable, patterns allowed; also "
+        "$GAUNTLET_ALLOW_CONTEXTS or allow_contexts in gauntlet.yaml; kind-gauntlet* always)",
+    )
+    run.add_argument(
+        "--agent-image",
+        default=None,
+        help="image the probe agent runs in on Kubernetes (a mirror the platform's registry "
+        "constraint trusts)",
+    )
+    run.add_argument(
+        "--ingress-url",
+        default=None,
+        help="base URL of the platform's ingress for load on Kubernetes targets "
+        "(default: a port-forward)",
+    )
     run.add_argument("--profile", default="smoke", choices=("smoke", "nightly", "gameday"))
     run.add_argument("--report-dir", default="reports/latest")
     run.add_argument("-n", dest="workers", default=None, help="pytest-xdist workers")
