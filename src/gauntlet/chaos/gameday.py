@@ -22,13 +22,12 @@ Design notes:
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO, cast
+from typing import TextIO
 
 from gauntlet import progress
 from gauntlet.blueprint import BlueprintError, load_blueprint
@@ -111,8 +110,8 @@ def default_report_dir(now: datetime | None = None) -> Path:
 
 def make_target(kind: str, *, context: str | None, allow_contexts: Sequence[str] = ()) -> Target:
     """The target, not yet deployed, built as the pytest plugin's ``gauntlet_target`` builds it:
-    a ``LocalSandbox``, or ``gauntlet.targets.kubernetes.driver.connect`` for kind/kubeconfig
-    (which refuses contexts not allowed to be disrupted)."""
+    a ``LocalSandbox``, or the Kubernetes driver's ``make_target`` for kind/kubeconfig (which
+    refuses a context that is not allowed to be disrupted)."""
     if kind == "local":
         from gauntlet.targets.local.sandbox import LocalSandbox, check_host
 
@@ -124,18 +123,12 @@ def make_target(kind: str, *, context: str | None, allow_contexts: Sequence[str]
     if kind not in TARGETS:
         raise GamedayError(f"--target {kind}: choose from {', '.join(TARGETS)}")
     try:
-        # Imported by name: the driver is optional in a build without Kubernetes support.
-        module = importlib.import_module("gauntlet.targets.kubernetes.driver")
-    except ImportError:
-        module = None
-    connect = getattr(module, "connect", None)
-    if connect is None:
+        from gauntlet.targets.kubernetes import make_target as make_kubernetes_target
+    except ImportError as exc:
         raise GamedayError(
-            f"--target {kind}: the Kubernetes drivers are not available in this version; "
-            "use --target local"
-        )
-    target = connect(kind, context=context, allow_contexts=list(allow_contexts))
-    return cast(Target, target)
+            f"--target {kind}: the Kubernetes driver cannot be loaded ({exc}); use --target local"
+        ) from None
+    return make_kubernetes_target(kind, context=context, allow_contexts=allow_contexts)
 
 
 def write_reports(report: ChaosExperimentReport, report_dir: Path) -> tuple[Path, Path]:
