@@ -84,7 +84,25 @@ class FakeKube:
             Call("request", (method, path), {"body": body, "query": dict(query or {})})
         )
         self._check_fail("request")
-        return self.responses.get((method, path), ApiResponse(200, {}, ()))
+        if (method, path) in self.responses:
+            return self.responses[(method, path)]
+        # Writes through raw requests act on the store, like the API server would.
+        if method in ("PUT", "POST") and isinstance(body, Mapping) and "metadata" in body:
+            stored = copy.deepcopy(dict(body))
+            stored["metadata"].pop("resourceVersion", None)
+            self.put(stored)
+            return ApiResponse(201 if method == "POST" else 200, stored, ())
+        if method == "DELETE":
+            for key, obj in list(self.store.items()):
+                meta = obj["metadata"]
+                where = self.resource_path(
+                    key[0], key[1], namespace=meta.get("namespace"), name=meta["name"]
+                )
+                if where == path:
+                    del self.store[key]
+                    return ApiResponse(200, {}, ())
+            return ApiResponse(404, {"reason": "NotFound", "message": "not found"}, ())
+        return ApiResponse(200, {}, ())
 
     def apply(self, manifest: Mapping[str, Any], **kwargs: Any) -> dict[str, Any]:
         self.calls.append(Call("apply", (copy.deepcopy(dict(manifest)),), kwargs))
