@@ -23,6 +23,7 @@ from gauntlet.report.scorecard import (
     build_scorecard,
 )
 from gauntlet.report.timeline import (
+    FAULT_ACCENT,
     FAULT_FILL,
     LEAK_COLOR,
     RECOVERY_COLOR,
@@ -253,6 +254,24 @@ def test_never_recovered_and_never_reverted_are_said_not_drawn() -> None:
     assert svg is not None
     assert "fault (never reverted): pod-kill" in svg
     assert RECOVERY_COLOR not in svg
+
+
+def test_an_instantaneous_fault_is_a_moment_not_a_window() -> None:
+    report = experiment(fault_end_s=10.0)  # a pod kill: one signal
+    for svg in (throughput_svg(report), lanes_svg(report)):
+        assert svg is not None
+        root = ET.fromstring(svg)
+        assert not [r for r in root.iter(f"{SVG}rect") if r.get("fill") == FAULT_FILL]
+        marker = next(
+            g
+            for g in root.iter(f"{SVG}g")
+            if any(ln.get("stroke") == FAULT_ACCENT for ln in g.iter(f"{SVG}line"))
+            and g.find(f"{SVG}text") is not None
+        )
+        text = marker.find(f"{SVG}text")
+        assert text is not None and text.text == "fault: pod-kill"
+        title = marker.find(f"{SVG}title")
+        assert title is not None and title.text == "fault: pod-kill at t = 10.00 s (instantaneous)"
 
 
 def test_experiment_without_load_or_fault() -> None:

@@ -147,7 +147,7 @@ def _summary(report: ChaosExperimentReport) -> str:
             "never recovered"
             if report.recovery_time_s is None
             else f"recovered in {report.recovery_time_s:.2f} s "
-            f"(± {report.recovery_resolution_s:g} s)"
+            f"(± {report.recovery_resolution_s:.2g} s)"
         )
     parts.append(f"{len(report.leaks)} leak(s) in {report.isolation_rounds} isolation rounds")
     if report.aborted_by_safeguard:

@@ -105,6 +105,9 @@ class Marker:
     at: float
     color: str
     tooltip: str = ""
+    above: bool = False
+    """Label above the plot (where phase names go) instead of inside its top edge, so two
+    markers close together do not write over each other."""
 
 
 @dataclass(frozen=True)
@@ -184,11 +187,13 @@ def _markers(frame: _Frame, markers: Sequence[Marker]) -> list[str]:
         # Labels near the right edge turn to the left of their line so they stay inside.
         anchor, dx = ("end", -4) if x > frame.left + 0.8 * frame.plot_w else ("start", 4)
         title = f"<title>{_a(m.tooltip or m.name)}</title>"
+        y0 = frame.top - 14 if m.above else frame.top
         out.append(
-            f'<g><line x1="{_f(x)}" x2="{_f(x)}" y1="{_f(frame.top)}" '
+            f'<g><line x1="{_f(x)}" x2="{_f(x)}" y1="{_f(y0)}" '
             f'y2="{_f(frame.top + frame.plot_h)}" stroke="{m.color}" stroke-width="2" '
             f'stroke-dasharray="6 3"/>'
-            f'<text x="{_f(x + dx)}" y="{_f(frame.top + 13)}" font-size="11" font-weight="600" '
+            f'<text x="{_f(x + dx)}" y="{_f(frame.top - 4 if m.above else frame.top + 13)}" '
+            'font-size="11" font-weight="600" '
             f'text-anchor="{anchor}" fill="{m.color}" stroke="#ffffff" stroke-width="3" '
             f'paint-order="stroke">{_a(m.name)}</text>{title}</g>'
         )

@@ -80,16 +80,22 @@ def _x_max(report: ChaosExperimentReport) -> float:
     return max(ends)
 
 
-def _fault_phase(report: ChaosExperimentReport) -> list[Phase]:
-    end = _fault_end_s(report)
-    if report.fault_start_s is None or end is None:
-        return []
+def _fault_name(report: ChaosExperimentReport) -> str:
     name = "fault" if report.fault_end_s is not None else "fault (never reverted)"
-    if report.faults:
-        name += ": " + ", ".join(report.faults)
-    return [
-        Phase(name, report.fault_start_s, end, fill=FAULT_FILL, accent=FAULT_ACCENT, closed=True)
-    ]
+    return name + (": " + ", ".join(report.faults) if report.faults else "")
+
+
+def _instantaneous(report: ChaosExperimentReport) -> bool:
+    """A fault too short to shade (a pod kill is one signal): drawn as a moment instead."""
+    start, end = report.fault_start_s, _fault_end_s(report)
+    return start is not None and end is not None and end - start < _x_max(report) / 300
+
+
+def _fault_phase(report: ChaosExperimentReport) -> list[Phase]:
+    start, end = report.fault_start_s, _fault_end_s(report)
+    if start is None or end is None or _instantaneous(report):
+        return []
+    return [Phase(_fault_name(report), start, end, FAULT_FILL, FAULT_ACCENT, closed=True)]
 
 
 def _recovery_at_s(report: ChaosExperimentReport) -> float | None:
@@ -98,19 +104,28 @@ def _recovery_at_s(report: ChaosExperimentReport) -> float | None:
     return report.fault_start_s + report.recovery_time_s
 
 
+def _resolution(report: ChaosExperimentReport) -> str:
+    return f"± {report.recovery_resolution_s:.2g} s"
+
+
 def _markers(report: ChaosExperimentReport) -> list[Marker]:
+    out = []
+    if _instantaneous(report) and report.fault_start_s is not None:
+        at_s = report.fault_start_s
+        tip = f"{_fault_name(report)} at t = {at_s:.2f} s (instantaneous)"
+        out.append(Marker(_fault_name(report), at_s, FAULT_ACCENT, tooltip=tip, above=True))
     at = _recovery_at_s(report)
-    if at is None or report.recovery_time_s is None:
-        return []
-    took = f"{report.recovery_time_s:.2f} s ± {report.recovery_resolution_s:g} s"
-    return [
-        Marker(
-            f"recovered +{report.recovery_time_s:.2f} s",
-            at,
-            RECOVERY_COLOR,
-            tooltip=f"steady state held again at t = {at:.2f} s, {took} after the fault",
+    if at is not None and report.recovery_time_s is not None:
+        took = f"{report.recovery_time_s:.2f} s {_resolution(report)}"
+        out.append(
+            Marker(
+                f"recovered +{report.recovery_time_s:.2f} s",
+                at,
+                RECOVERY_COLOR,
+                tooltip=f"steady state held again at t = {at:.2f} s, {took} after the fault",
+            )
         )
-    ]
+    return out
 
 
 def _tooltip(report: ChaosExperimentReport, i: int, j: int) -> str:
@@ -237,7 +252,7 @@ def _recovery(report: ChaosExperimentReport) -> str:
         return '<span class="broken">never recovered</span>'
     return (
         f"{report.recovery_time_s:.2f} s "
-        f'<span class="muted">(± {report.recovery_resolution_s:g} s resolution)</span>'
+        f'<span class="muted">({_resolution(report)} resolution)</span>'
     )
 
 
@@ -336,7 +351,7 @@ def experiment_html(report: ChaosExperimentReport) -> str:
         f"{_e(report.started_at.isoformat(timespec='seconds'))}"
         f"{' · ' + _e('; '.join(notes)) if notes else ''}</div>{message}"
         f'<div class="stats">{stats}</div>{load}{lanes_svg(report)}'
-        '<p class="muted">Red shading: the fault window; green dashed line: steady state held '
+        '<p class="muted">Red shading: the fault window (a red dashed line for an instantaneous fault); green dashed line: steady state held '
         "again; red bars: leaking cells over the probe rounds that reached them; ticks: events "
         "(hover for details).</p>"
         f"<h4>Windows</h4>{_windows(report.windows)}"
