@@ -351,9 +351,9 @@ def experiment_html(report: ChaosExperimentReport) -> str:
         f"{_e(report.started_at.isoformat(timespec='seconds'))}"
         f"{' · ' + _e('; '.join(notes)) if notes else ''}</div>{message}"
         f'<div class="stats">{stats}</div>{load}{lanes_svg(report)}'
-        '<p class="muted">Red shading: the fault window (a red dashed line for an instantaneous fault); green dashed line: steady state held '
-        "again; red bars: leaking cells over the probe rounds that reached them; ticks: events "
-        "(hover for details).</p>"
+        '<p class="muted">Red shading: the fault window (a red dashed line for an instantaneous '
+        "fault); green dashed line: steady state held again; red bars: leaking cells over the "
+        "probe rounds that reached them; ticks: events (hover for details).</p>"
         f"<h4>Windows</h4>{_windows(report.windows)}"
         f"<h4>Leaks</h4>{_leaks(report.leaks, report.isolation_rounds)}"
         f"<h4>Events</h4>{_events(report.events)}</div>"
