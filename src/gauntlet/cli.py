@@ -15,6 +15,7 @@ from gauntlet.exitcodes import ExitCode
 from gauntlet.oracle import compute_truth_table
 from gauntlet.oracle.render import LEGEND, expected_grid, l7_section, table_json
 from gauntlet.plugin import REFERENCE_PLATFORM
+from gauntlet.targets.kind.commands import add_up_options as add_kind_up_options
 
 SUITES_DIR = Path(os.environ.get("GAUNTLET_SUITES", Path(__file__).resolve().parents[2] / "suites"))
 SUITES = ("isolation", "l7", "policy", "tenancy", "load")
@@ -182,6 +183,14 @@ def cmd_selfcheck(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     from gauntlet.targets.local.sandbox import LocalSandbox
 
+    if args.target == "kind":
+        from gauntlet.targets.kind.commands import up_command
+
+        return up_command(args)
+    if args.target != "local":
+        _err(f"--target {args.target}: nothing to provision (the cluster exists already)")
+        return ExitCode.USAGE_ERROR
+    args.name = args.name or "local"
     if (code := _check_inputs(args)) is not None:
         return code
     bp = with_outsider(load_blueprint(args.platform or REFERENCE_PLATFORM))
@@ -198,8 +207,12 @@ def cmd_up(args: argparse.Namespace) -> int:
 def cmd_down(args: argparse.Namespace) -> int:
     from gauntlet.targets.local.sandbox import down
 
+    if args.target == "kind":
+        from gauntlet.targets.kind.commands import down_command
+
+        return down_command(args)
     if args.target != "local":
-        _err(f"--target {args.target}: not available in this version")
+        _err(f"--target {args.target}: nothing to tear down (Gauntlet did not create it)")
         return ExitCode.USAGE_ERROR
     removed = down(args.name)
     print("gauntlet: removed " + (", ".join(removed) if removed else "nothing (no sandbox)"))
@@ -402,9 +415,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_gameday(sub)
 
-    up = sub.add_parser("up", help="provision the local sandbox and leave it running")
+    up = sub.add_parser("up", help="provision the local sandbox or a kind cluster; leave it up")
     common(up, suites=False)
-    up.add_argument("--name", default="local")
+    up.add_argument("--name", default=None, help="sandbox/cluster name (local / gauntlet)")
+    add_kind_up_options(up)
     up.set_defaults(func=cmd_up, suite=[])
 
     policy = sub.add_parser("policy", help="Gatekeeper policy tools (no cluster needed)")
@@ -440,7 +454,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     down_p = sub.add_parser("down", help="tear down (also after a SIGKILLed run)")
     down_p.add_argument("--target", default="local", choices=("local", "kind", "kubeconfig"))
-    down_p.add_argument("--name", default=None, help="one sandbox (default: all)")
+    down_p.add_argument(
+        "--name", default=None, help="one sandbox or kind cluster (default: all Gauntlet made)"
+    )
     down_p.set_defaults(func=cmd_down)
     return parser
 
