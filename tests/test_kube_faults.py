@@ -231,6 +231,7 @@ def test_slow_responses_set_and_reset_latency_through_the_agent_socket() -> None
     kube = FakeKube()
     kube.exec_handler = _agent_ok
     c = ctx()
+    c.pods = lambda: PODS  # listed when the fault resolves its pods
     handle = inject_fault(
         kube, fault("slow-responses", pods="team-a/api-0,team-a/api-1", latency_ms="250"), ctx=c
     )

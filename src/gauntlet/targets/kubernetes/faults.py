@@ -167,14 +167,19 @@ class FaultRecord:
 
 @dataclass
 class FaultContext:
-    """What faults need beyond the client, and the records of the faults still active."""
+    """What faults need beyond the client, and the records of the faults still active.
+
+    The driver keeps one context for the whole run: ``revert_fault`` finds what to undo in
+    ``records`` (plain dataclasses, so they can be persisted for recovery after a crash).
+    """
 
     run_id: str
     kind_cluster: str | None = None
     """Name of the kind cluster (node containers are ``<name>-control-plane``, ...), or None."""
     docker: DockerRunner = subprocess_docker
-    pods: Mapping[str, PodRef] = field(default_factory=dict)
-    """Blueprint pod keys to live pods (``workloads.pod_refs``)."""
+    pods: Mapping[str, PodRef] | Callable[[], Mapping[str, PodRef]] = field(default_factory=dict)
+    """Blueprint pod keys to live pods (``workloads.pod_refs``), or a function listing them at
+    the moment a fault resolves its pods (a killed pod's replacement keeps the key)."""
     namespace: str = PROBE_NAMESPACE
     """The run's own namespace, where node-pressure hog pods go."""
     agent_image: str = AGENT_IMAGE_DEFAULT
@@ -290,10 +295,11 @@ def _resolve(ctx: FaultContext, keys: str) -> list[tuple[str, str]]:
     """(namespace, real pod name) for comma-separated blueprint keys; a key that is no
     blueprint key is taken as ``ns/<real pod name>``."""
     out = []
+    pods = ctx.pods() if callable(ctx.pods) else ctx.pods
     for key in (k.strip() for k in keys.split(",")):
         if not key:
             continue
-        ref = ctx.pods.get(key)
+        ref = pods.get(key)
         if ref is not None:
             out.append((ref.namespace, ref.name))
         elif "/" in key:
