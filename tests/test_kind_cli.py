@@ -168,3 +168,43 @@ def test_local_target_keeps_its_defaults(capsys: pytest.CaptureFixture[str]) -> 
     assert args.target == "local" and args.name is None and not args.dry_run
     assert main(["up", "--target", "kubeconfig"]) == ExitCode.USAGE_ERROR
     assert "nothing to provision" in capsys.readouterr().err
+
+
+def test_nightly_workflow_provisions_runs_uploads_and_always_tears_down() -> None:
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    workflow = yaml.safe_load((root / ".github/workflows/nightly-kind.yml").read_text())
+    assert set(workflow[True]) == {"schedule", "workflow_dispatch"}  # YAML 1.1: on -> True
+    steps = workflow["jobs"]["kind"]["steps"]
+    runs = [(s.get("run", ""), s.get("if", "")) for s in steps]
+    order = [
+        next(i for i, (run, _) in enumerate(runs) if needle in run)
+        for needle in (
+            "python -m gauntlet.targets.kind.versions",
+            "gauntlet up --target kind",
+            "gauntlet run --target kind --profile",
+            "gauntlet down --target kind",
+        )
+    ]
+    assert order == sorted(order)
+    assert "always()" in runs[order[-1]][1]
+    upload = next(s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact"))
+    assert upload["if"] == "always()" and upload["with"]["path"] == "${{ env.REPORT_DIR }}"
+
+
+def test_tox_envs_for_real_clusters() -> None:
+    import configparser
+
+    tox = configparser.ConfigParser(interpolation=None)
+    tox.read(Path(__file__).resolve().parents[1] / "tox.ini")
+    kind = tox["testenv:kind"]
+    assert kind["commands_pre"].strip() == "gauntlet up --target kind"
+    assert kind["commands_post"].strip() == "gauntlet down --target kind"
+    eks = tox["testenv:eks"]["commands"]
+    assert (
+        "--target kubeconfig --context {env:EKS_CONTEXT} --allow-context {env:EKS_CONTEXT}" in eks
+    )
+    assert {"tests", "unit", "lint", "types", "suites"} <= {
+        s.removeprefix("testenv:") for s in tox.sections()
+    }
