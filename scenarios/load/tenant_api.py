@@ -9,6 +9,8 @@ harness and plain Locust run the very same file:
 - ``GAUNTLET_LOAD_DURATION_S``: length of the whole profile; stages scale with it
 - ``GAUNTLET_LOAD_RPS_PER_USER``: requests per second per user (default 10; 0 = no pause,
   as fast as the service answers: the closed-loop mode benchmarks use)
+- ``GAUNTLET_LOAD_HOLD=1``: after the last stage keep its users until stopped (chaos
+  experiments run under the profile's load for as long as they take)
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from locust import FastHttpUser, LoadTestShape, constant, constant_throughput, t
 USERS_ENV = "GAUNTLET_LOAD_USERS"
 DURATION_ENV = "GAUNTLET_LOAD_DURATION_S"
 RATE_ENV = "GAUNTLET_LOAD_RPS_PER_USER"
+HOLD_ENV = "GAUNTLET_LOAD_HOLD"
 ITEMS = 1000
 MAX_SPAWN_RATE = 100.0  # Locust warns above 100 users/s
 
@@ -89,10 +92,19 @@ class StagedShape(LoadTestShape):
 
     def phase_at(self, t: float) -> str | None:
         stage = self.stage_at(t)
+        if stage is None and self.hold:
+            return "hold"
         return None if stage is None else stage[0]
+
+    @property
+    def hold(self) -> bool:
+        return os.environ.get(HOLD_ENV, "") == "1"
 
     def tick(self) -> tuple[int, float] | None:
         stage = self.stage_at(self.get_run_time())
+        if stage is None and self.hold:
+            last = self.stages[-1]
+            return max(1, round(last[2] * self.peak)), MAX_SPAWN_RATE
         if stage is None:
             return None
         _, start, end, before, target, ramp = stage

@@ -61,6 +61,9 @@ FAULT_SUITES: dict[str, str] = {
     "l7-method-dropped": "l7",
     "slow-responses": "load",
     "error-responses": "load",
+    "controller-no-restart": "chaos",
+    "engine-restart-fail-open": "chaos",
+    "rollback-keeps-partition": "chaos",
 }
 
 # Faults a conformance check cannot see but an SLO must: detected when the run breaches an SLO
@@ -110,6 +113,12 @@ def planted_faults(platform: Path, suites: list[str] | None = None) -> list[tupl
             ("slow-responses", f"slow-responses:pods={pods};latency_ms=500"),
             ("error-responses", f"error-responses:pods={pods};ratio=0.1"),
         ]
+    # Chaos faults change how the sandbox behaves under chaos (its controller, its policy
+    # engine's restarts, partition rollbacks); the chaos suite's experiments must notice.
+    faults += [
+        (f, f)
+        for f in ("controller-no-restart", "engine-restart-fail-open", "rollback-keeps-partition")
+    ]
     if suites:
         faults = [f for f in faults if FAULT_SUITES[f[0]] in suites]
     return faults

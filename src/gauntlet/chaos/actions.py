@@ -53,9 +53,7 @@ FAULT_OF_ACTION = {
 }
 
 
-def inject_fault(
-    fault: str, params: dict[str, str] | None = None, duration_s: float = 0.0
-) -> str:
+def inject_fault(fault: str, params: dict[str, str] | None = None, duration_s: float = 0.0) -> str:
     """Inject a catalog fault (``gauntlet.chaos.catalog``); with ``duration_s`` > 0 hold it that
     long, then lift it. Returns the fault's handle."""
     ctx = current()
@@ -68,7 +66,9 @@ def inject_fault(
         raise ActivityFailed(f"{fault}: {exc}") from exc
     if duration_s > 0:
         if not ctx.hold(duration_s):
-            raise InterruptExecution(f"{fault} held for less than {duration_s:g} s: {ctx.abort_reason}")
+            raise InterruptExecution(
+                f"{fault} held for less than {duration_s:g} s: {ctx.abort_reason}"
+            )
         for record in ctx.active():
             if record.handle == handle:
                 ctx.target.revert(handle)
@@ -124,7 +124,10 @@ def partition_nodes(a: list[str], b: list[str], duration_s: float) -> str:
 
 
 def packet_loss(
-    namespace: str, percent: int, duration_s: float, workload: str | None = None,
+    namespace: str,
+    percent: int,
+    duration_s: float,
+    workload: str | None = None,
     pods: list[str] | None = None,
 ) -> str:
     """Drop ``percent`` % of the packets to and from the pods (nftables numgen)."""
@@ -134,7 +137,10 @@ def packet_loss(
 
 
 def slow_responses(
-    namespace: str, latency_ms: float, duration_s: float, workload: str | None = None,
+    namespace: str,
+    latency_ms: float,
+    duration_s: float,
+    workload: str | None = None,
     pods: list[str] | None = None,
 ) -> str:
     """The pods answer ``latency_ms`` slower (application level: no netem here)."""
@@ -144,7 +150,10 @@ def slow_responses(
 
 
 def error_responses(
-    namespace: str, ratio: float, duration_s: float, workload: str | None = None,
+    namespace: str,
+    ratio: float,
+    duration_s: float,
+    workload: str | None = None,
     pods: list[str] | None = None,
 ) -> str:
     """The pods answer 5xx to ``ratio`` of their requests."""
@@ -181,7 +190,12 @@ def wait_for_recovery(timeout_s: float = 30.0, stable_s: float = 1.0) -> bool:
     watcher = ctx.watcher
     if watcher is None:
         raise ActivityFailed("no recovery watcher runs in this chaos run")
+    if ctx.recovery_timeout_cap_s is not None:
+        timeout_s = min(timeout_s, ctx.recovery_timeout_cap_s)
+    ctx.recovery_waited = True
     recovered = watcher.wait_steady(since_s=since, timeout_s=timeout_s, stable_s=stable_s)
-    ctx.event("recovered" if recovered else "note",
-              "steady state restored" if recovered else f"not recovered after {timeout_s:g} s")
+    ctx.event(
+        "recovered" if recovered else "note",
+        "steady state restored" if recovered else f"not recovered after {timeout_s:g} s",
+    )
     return recovered

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from gauntlet.blueprint.model import Blueprint
-from gauntlet.chaos.watch import LoadWindow, RecoveryWatcher
 from gauntlet.chaos.catalog import FaultParamError, check_params
+from gauntlet.chaos.watch import LoadWindow, RecoveryWatcher
 from gauntlet.report.scorecard import ChaosEvent
 from gauntlet.targets.base import PlantedFault, Target, TargetError
 
@@ -55,6 +55,10 @@ class ChaosContext:
     abort_reason: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
     watcher: RecoveryWatcher | None = None
+    # Set once an activity waited for recovery (the runner then does not wait a second time).
+    recovery_waited: bool = False
+    # Caps every recovery wait (tests, and game days in a hurry); None: the experiment's.
+    recovery_timeout_cap_s: float | None = None
     load_window: LoadWindow | None = None
 
     def now_s(self) -> float:
@@ -117,7 +121,9 @@ class ChaosContext:
                 return None
             start = min(f.injected_s for f in self.faults)
             ends = [f.reverted_s for f in self.faults]
-        end = self.now_s() if any(e is None for e in ends) else max(e for e in ends if e is not None)
+        end = (
+            self.now_s() if any(e is None for e in ends) else max(e for e in ends if e is not None)
+        )
         return start, end
 
     def hold(self, seconds: float) -> bool:

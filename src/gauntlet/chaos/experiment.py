@@ -109,12 +109,20 @@ def load_experiment(path: Path) -> Experiment:
     try:
         ensure_experiment_is_valid(raw)
     except ChaosException as exc:
-        raise ExperimentError(str(path), title, "", f"not a valid Chaos Toolkit experiment: {exc}") from exc
-    ext = [e for e in raw.get("extensions") or [] if isinstance(e, dict) and e.get("name") == "gauntlet"]
+        raise ExperimentError(
+            str(path), title, "", f"not a valid Chaos Toolkit experiment: {exc}"
+        ) from exc
+    ext = [
+        e
+        for e in raw.get("extensions") or []
+        if isinstance(e, dict) and e.get("name") == "gauntlet"
+    ]
     try:
         settings = GauntletSettings.model_validate(ext[0]) if ext else GauntletSettings()
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(x) for x in err["loc"])
-        raise ExperimentError(str(path), title, f"extensions[gauntlet].{field}", err["msg"]) from exc
+        raise ExperimentError(
+            str(path), title, f"extensions[gauntlet].{field}", err["msg"]
+        ) from exc
     return Experiment(path=path, title=title, raw=raw, settings=settings)

@@ -35,7 +35,12 @@ def reachable(src: str, dst: str, port: int, protocol: str = "TCP", timeout_s: f
     """``src`` reaches ``dst`` on ``port`` now (a TCP handshake or a UDP reply)."""
     mode = ProbeMode.UDP if protocol.upper() == "UDP" else ProbeMode.TCP
     req = ProbeRequest(
-        id="probe", src=src, dst=dst, port=port, protocol=protocol.upper(), mode=mode,
+        id="probe",
+        src=src,
+        dst=dst,
+        port=port,
+        protocol=protocol.upper(),
+        mode=mode,
         timeout_s=timeout_s,
     )
     try:
@@ -52,9 +57,7 @@ def isolation_holds(timeout_s: float = 0.5) -> bool:
     cells = probe_round(ctx.target, compute_truth_table(ctx.blueprint), timeout_s=timeout_s)
     if any(c.verdict is CellVerdict.LEAK for c in cells.values()):
         return False
-    return all(
-        c.verdict is CellVerdict.OK for c in cells.values() if c.expectation.allowed
-    )
+    return all(c.verdict is CellVerdict.OK for c in cells.values() if c.expectation.allowed)
 
 
 def admission_enforced(

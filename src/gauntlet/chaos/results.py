@@ -182,7 +182,9 @@ def build_report(outcome: ChaosOutcome) -> ChaosExperimentReport:
     events = list(ctx.events)
     if rec_at is not None and window is not None:
         events.append(
-            ChaosEvent(t_s=rec_at, kind="recovered", message=f"steady state back after {rec_s:.2f} s")
+            ChaosEvent(
+                t_s=rec_at, kind="recovered", message=f"steady state back after {rec_s:.2f} s"
+            )
         )
     leaks = [
         IsolationLeak(
@@ -224,7 +226,9 @@ def build_report(outcome: ChaosOutcome) -> ChaosExperimentReport:
             windows.append(_window("recovery", fe, rec_end, cols, budget))
         if rec_at is not None:
             windows.append(_window("after", rec_at, end, cols, budget))
-    verdict, message = _verdict(outcome, before, after, deviated, window, rec_s, leaks, rollbacks_ok)
+    verdict, message = _verdict(
+        outcome, before, after, deviated, window, rec_s, leaks, rollbacks_ok
+    )
     return ChaosExperimentReport(
         title=exp.title,
         file=str(exp.path),
@@ -318,10 +322,17 @@ def chaos_slos(
     assert report is not None
     exp = outcome.experiment
     overrides = exp.settings.objectives
+    # Only what this experiment measured: no restarted pod, no pod-start SLO; no fault, no
+    # recovery SLO (an SLO without its measurement would read as "no data").
+    wanted = {"load", "isolation"}
+    if outcome.pod_starts_ms:
+        wanted.add("pods")
+    if report.fault_end_s is not None:
+        wanted.add("chaos")
     adjusted = [
         dataclasses.replace(s, target=overrides[s.name], overrides={}) if s.name in overrides else s
         for s in specs
-        if s.measurement in ("load", "isolation", "chaos", "pods")
+        if s.measurement in wanted
     ]
     unrecovered: list[float] = []
     if report.fault_end_s is not None and report.recovery_time_s is None:

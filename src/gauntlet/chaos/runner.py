@@ -44,8 +44,6 @@ from gauntlet.report.scorecard import ChaosExperimentReport
 from gauntlet.targets.base import ProbeMode, ProbeRequest, Target, TargetError
 
 PHASES = ("hypothesis", "inject", "rollback")
-# The load runs until the experiment ends; this only bounds a runaway.
-LOAD_CAP_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +63,8 @@ class ChaosOptions:
     resolution_s: float = 0.05
     # A recovery counts once the steady state held this long (a flap is not a recovery).
     stable_s: float = 1.0
+    # Caps the experiments' recovery timeouts (None: each experiment's own).
+    recovery_timeout_s: float | None = None
     # Load before the experiment starts (the baseline window) and after it ends.
     warmup_s: float = 3.0
     tail_s: float = 2.0
@@ -109,7 +109,9 @@ class _Phases(RunEventHandler):  # type: ignore[misc]
 
     def activity_completed(self, activity: Any, run: Any) -> None:
         if run.get("status") == "failed":
-            self.ctx.event("error", f"{activity.get('name')}: {run.get('exception', [''])[-1]}".strip())
+            self.ctx.event(
+                "error", f"{activity.get('name')}: {run.get('exception', [''])[-1]}".strip()
+            )
 
 
 @dataclass
@@ -157,7 +159,9 @@ class ChaosRunner:
         self.blueprint = blueprint
         self.options = options
         self.on_snapshot = on_snapshot
-        self.ctx = ChaosContext(target=target, blueprint=blueprint)
+        self.ctx = ChaosContext(
+            target=target, blueprint=blueprint, recovery_timeout_cap_s=options.recovery_timeout_s
+        )
         self.live = _LiveState()
         self.done = threading.Event()
         self.load_stop = threading.Event()
@@ -187,8 +191,12 @@ class ChaosRunner:
         def body() -> None:
             try:
                 self.load_run = run_load(
-                    profile, url, exec_prefix=prefix, progress=feed, stop=self.load_stop,
-                    duration_s=LOAD_CAP_S,
+                    profile,
+                    url,
+                    exec_prefix=prefix,
+                    progress=feed,
+                    stop=self.load_stop,
+                    hold=True,
                 )
             except LoadError as exc:
                 self.load_problem = str(exc)
@@ -263,7 +271,9 @@ class ChaosRunner:
         )
         ctx.watcher = watcher
         prober = IsolationProber(
-            self.target, compute_truth_table(self.blueprint), clock=ctx,
+            self.target,
+            compute_truth_table(self.blueprint),
+            clock=ctx,
             timeout_s=opts.isolation_timeout_s,
         )
         window = LoadWindow(ctx)
@@ -330,14 +340,16 @@ class ChaosRunner:
         watcher = self.ctx.watcher
         if window is None or watcher is None:
             return
+        if self.ctx.recovery_waited:
+            return
         if recovery(watcher.samples, since_s=window[1], stable_s=self.options.stable_s):
             return
+        timeout_s = self.exp.settings.recovery_timeout_s
+        if self.options.recovery_timeout_s is not None:
+            timeout_s = min(timeout_s, self.options.recovery_timeout_s)
         self.live.phase = "recovering"
-        progress.say(f"chaos: waiting up to {self.exp.settings.recovery_timeout_s:g} s for recovery")
-        watcher.wait_steady(
-            since_s=window[1], timeout_s=self.exp.settings.recovery_timeout_s,
-            stable_s=self.options.stable_s,
-        )
+        progress.say(f"chaos: waiting up to {timeout_s:g} s for recovery")
+        watcher.wait_steady(since_s=window[1], timeout_s=timeout_s, stable_s=self.options.stable_s)
 
     def _restarted_pod_latencies(self) -> list[float]:
         try:
@@ -400,9 +412,7 @@ def run_outcome(
 ) -> ChaosOutcome:
     """``run_chaos`` with everything measured (load samples for the per-window SLOs)."""
     exp = load_experiment(experiment)
-    runner = ChaosRunner(
-        target, exp, blueprint=blueprint, options=options, on_snapshot=on_snapshot
-    )
+    runner = ChaosRunner(target, exp, blueprint=blueprint, options=options, on_snapshot=on_snapshot)
     outcome = runner.run()
     outcome.report = build_report(outcome)
     if options.report_dir is not None:

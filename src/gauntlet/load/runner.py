@@ -116,12 +116,14 @@ def run_load(
     exec_prefix: Sequence[str] = (),
     progress: Callable[[LiveStats], None] | None = None,
     stop: threading.Event | None = None,
+    hold: bool = False,
 ) -> LoadRun:
     """Run ``profile``'s locustfile against ``entrypoint`` and measure every request.
 
     ``duration_s`` and ``users`` override the profile's (the shape scales to them); the load
     runs under ``exec_prefix`` (``Target.load_exec_prefix()``). Setting ``stop`` ends the load
     early, the way Ctrl-C ends Locust: the child stops its users and reports what it measured.
+    ``hold`` keeps the profile's last stage going until ``stop`` (chaos under load).
     Raises ``LoadError`` when the
     child cannot start, dies, or goes silent.
     """
@@ -139,6 +141,8 @@ def run_load(
         env["GAUNTLET_LOAD_DURATION_S"] = f"{duration:g}"
     if peak is not None:
         env["GAUNTLET_LOAD_USERS"] = str(peak)
+    if hold:
+        env["GAUNTLET_LOAD_HOLD"] = "1"
 
     read_fd, write_fd = os.pipe()
     argv = [

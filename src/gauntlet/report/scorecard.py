@@ -325,8 +325,16 @@ class ChaosEvent(_Model):
     t_s: NonNegativeFloat
     """Seconds since the experiment started."""
     kind: Literal[
-        "phase", "fault-injected", "fault-reverted", "steady-state", "recovered", "leak",
-        "safeguard", "rollback", "error", "note",
+        "phase",
+        "fault-injected",
+        "fault-reverted",
+        "steady-state",
+        "recovered",
+        "leak",
+        "safeguard",
+        "rollback",
+        "error",
+        "note",
     ]
     message: str
 
@@ -681,6 +689,7 @@ def build_scorecard(
     load: LoadReport | None = None,
     matrix: Sequence[MatrixCell] = (),
     tenants: Sequence[TenantResources] = (),
+    chaos: Sequence[ChaosExperimentReport] = (),
     min_score: float | None = None,
 ) -> Scorecard:
     """Assemble a scorecard; summaries, score, its formula, verdict and exit code are computed,
@@ -706,6 +715,7 @@ def build_scorecard(
         load=load,
         matrix=list(matrix),
         tenants=list(tenants),
+        chaos=list(chaos),
         score=compute_score(checks, slos),
         score_formula=explain_score(checks, slos),
         min_score=min_score,
