@@ -18,7 +18,7 @@ from gauntlet.plugin import REFERENCE_PLATFORM
 from gauntlet.targets.kind.commands import add_up_options as add_kind_up_options
 
 SUITES_DIR = Path(os.environ.get("GAUNTLET_SUITES", Path(__file__).resolve().parents[2] / "suites"))
-SUITES = ("isolation", "l7", "policy", "tenancy", "load")
+SUITES = ("isolation", "l7", "policy", "tenancy", "load", "chaos")
 
 
 def _err(message: str) -> None:

@@ -38,6 +38,7 @@ from gauntlet.report.allure_results import alluredir, attach_check, write_run_re
 from gauntlet.report.html import write_html
 from gauntlet.report.junit import write_junit
 from gauntlet.report.scorecard import (
+    ChaosExperimentReport,
     Check,
     Distribution,
     Evidence,
@@ -68,6 +69,7 @@ class _Payload(BaseModel):
     load: LoadReport | None = None
     matrix: list[MatrixCell] = Field(default_factory=list)
     tenants: list[TenantResources] = Field(default_factory=list)
+    chaos: list[ChaosExperimentReport] = Field(default_factory=list)
     distribution: Distribution | None = None
     pod_start_latencies_ms: list[float] | None = None
     """Sent once per process that deployed a target (each xdist worker deploys its own)."""
@@ -90,6 +92,7 @@ class RunState:
     """(check id, load report) per published load report; the scorecard keeps the last."""
     matrix: list[MatrixCell] = field(default_factory=list)
     tenants: dict[str, TenantResources] = field(default_factory=dict)
+    chaos: list[ChaosExperimentReport] = field(default_factory=list)
     pod_start_latencies_ms: list[float] | None = None
     distribution: Distribution | None = None
     target_error: str | None = None
@@ -126,6 +129,7 @@ class CheckRecorder:
     load: LoadReport | None = None
     matrix: list[MatrixCell] = field(default_factory=list)
     tenants: list[TenantResources] = field(default_factory=list)
+    chaos: list[ChaosExperimentReport] = field(default_factory=list)
 
     def attach(self, title: str, content: str, kind: str = "text") -> None:
         self.evidence.append(Evidence(kind=kind, title=title, content=content))
@@ -145,6 +149,10 @@ class CheckRecorder:
     def publish_tenants(self, tenants: Sequence[TenantResources]) -> None:
         """Add requested resources per tenant (a namespace published twice keeps the last)."""
         self.tenants.extend(tenants)
+
+    def publish_chaos(self, report: ChaosExperimentReport) -> None:
+        """Add a chaos experiment's report (timeline, windows, leaks) to the scorecard."""
+        self.chaos.append(report)
 
     def conclude(self, verdict: Verdict, message: str = "") -> None:
         self.verdict = verdict
@@ -440,6 +448,7 @@ def pytest_runtest_makereport(
             load=recorder.load,
             matrix=recorder.matrix,
             tenants=recorder.tenants,
+            chaos=recorder.chaos,
             distribution=state.distribution,
             pod_start_latencies_ms=state.unsent_pod_starts,
         )
@@ -480,6 +489,7 @@ def _collect(state: RunState, nodeid: str, payload: _Payload) -> None:
     state.matrix.extend(payload.matrix)
     for tenant in payload.tenants:
         state.tenants[tenant.namespace] = tenant
+    state.chaos.extend(payload.chaos)
     if payload.distribution is not None and state.distribution is None:
         state.distribution = payload.distribution
     if payload.pod_start_latencies_ms is not None:
@@ -531,6 +541,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         load=state.loads[-1][1] if state.loads else None,
         matrix=state.matrix,
         tenants=list(state.tenants.values()),
+        chaos=state.chaos,
         min_score=config.getoption("min_score"),
     )
     config.stash[_SCORECARD_KEY] = scorecard
