@@ -344,6 +344,46 @@ def test_a_cluster_with_workloads_satisfies_a_run_without_a_driver(options: Kind
     assert len(tools.calls) == calls + 2  # the two look-ups, nothing re-applied
 
 
+MIRRORED = "registry.platform.example/library/python:3.12.8-slim-bookworm"
+
+
+def test_agent_image_is_pulled_renamed_and_loaded_before_the_blueprint(
+    options: KindOptions,
+) -> None:
+    from gauntlet.targets.kind.provision import agent_source_image
+
+    source = agent_source_image()
+    if source is None:
+        pytest.skip("the Kubernetes driver is not installed")
+    p = plan(KindOptions(state_dir=options.state_dir, agent_image=MIRRORED))
+    agent = [s.argv for s in p.phase("agent") if isinstance(s, Run)]
+    assert agent == [
+        ("docker", "pull", source),
+        ("docker", "tag", source, MIRRORED),
+        ("kind", "load", "docker-image", MIRRORED, "--name", "gauntlet"),
+    ]
+    load = _argv_index(p, "kind", "load")
+    assert _argv_index(p, "upgrade", "gatekeeper") < load < _argv_index(p, "apply")
+    # Not part of the reuse hash: a later `gauntlet run` without the option reuses the cluster.
+    assert p.cluster_hash == plan(options).cluster_hash
+    assert plan(options).phase("agent") == ()
+
+
+def test_reuse_reloads_the_agent_image(options: KindOptions) -> None:
+    from gauntlet.targets.kind.provision import agent_source_image
+
+    if agent_source_image() is None:
+        pytest.skip("the Kubernetes driver is not installed")
+    tools = FakeTools()
+    _ensure(options, tools)
+    assert tools.commands("kind", "load") == []
+    again = _ensure(KindOptions(state_dir=options.state_dir, agent_image=MIRRORED), tools)
+    assert not again.created
+    assert tools.commands("kind", "load") == [
+        ("kind", "load", "docker-image", MIRRORED, "--name", "gauntlet")
+    ]
+
+
 # -- failures ----------------------------------------------------------------------------------
 
 

@@ -52,6 +52,13 @@ def add_up_options(parser: argparse.ArgumentParser) -> None:
         help=f"Gatekeeper chart version (default: {GATEKEEPER_VERSION})",
     )
     kind.add_argument(
+        "--agent-image",
+        default=None,
+        help="name the probe agent's image gets on the nodes (a registry the blueprint trusts, "
+        "e.g. registry.platform.example/library/python:3.12.8-slim-bookworm); loaded with "
+        "kind load, pass the same to gauntlet run",
+    )
+    kind.add_argument(
         "--dry-run",
         action="store_true",
         help="print the plan (commands, values, manifests); run nothing",
@@ -78,10 +85,11 @@ def up_command(args: argparse.Namespace) -> int:
         platform=args.platform,
         dry_run=args.dry_run,
         recreate=args.recreate,
+        agent_image=args.agent_image,
     )
     started = time.monotonic()
     try:
-        deployer = available_deployer()
+        deployer = available_deployer(args.agent_image)
         if deployer is None and not args.dry_run:
             _err(
                 "the Kubernetes driver is not installed: the cluster gets Cilium, Gatekeeper "

@@ -18,6 +18,11 @@ than one value (``status.byPod[*]``).
 be Ready, which with ``disableDefaultCNI`` cannot happen before Cilium is installed -- it would
 burn the whole duration and print a warning. Nodes are waited for after Cilium instead.
 
+The probe agent runs in a stock Python image; a blueprint whose trusted-registry constraint
+refuses Docker Hub (the reference one trusts only ``registry.platform.example``) gets it under
+an allowed name with ``--agent-image``: pulled, re-tagged and ``kind load``-ed into every node,
+where pods find it without a registry (the driver's pods use ``imagePullPolicy: IfNotPresent``).
+
 ``ensure_cluster`` reuses a cluster when the hash recorded on it (annotations on namespace
 ``kube-system``; see ``state.py``) equals the hash of the kind config + every pinned version +
 the Helm values; a different hash is an error that says how to recreate, never a silent reuse
@@ -111,6 +116,10 @@ class KindOptions:
     """Delete an existing cluster whose hash differs instead of refusing."""
     state_dir: Path | None = None
     """Bookkeeping directory (None: ``state.state_dir()``)."""
+    agent_image: str | None = None
+    """Name the probe agent's image gets on the nodes (e.g. under the registry the blueprint's
+    trusted-registry constraint allows): the stock image is pulled, tagged with this name and
+    loaded into the nodes with ``kind load docker-image``, so no registry is needed."""
 
 
 @dataclass(frozen=True)
@@ -347,6 +356,7 @@ def plan(options: KindOptions, *, deploy: bool = True) -> Plan:
             ),
         ),
     ]
+    steps += _agent_image_steps(name, options.agent_image)
     steps += _blueprint_steps(context, root, platform, bp, deploy=deploy)
     steps.append(
         Run(
@@ -377,6 +387,42 @@ def plan(options: KindOptions, *, deploy: bool = True) -> Plan:
         steps=tuple(steps),
         notes=tuple(notes),
     )
+
+
+def agent_source_image() -> str | None:
+    """The stock image the Kubernetes driver runs the agent in (None: no driver installed)."""
+    try:
+        workloads = importlib.import_module("gauntlet.targets.kubernetes.workloads")
+    except ImportError:
+        return None
+    return str(workloads.AGENT_IMAGE_DEFAULT)
+
+
+def _agent_image_steps(name: str, agent_image: str | None) -> list[Step]:
+    source = agent_source_image()
+    if not agent_image or source is None:
+        return []
+    runtime = container_runtime()
+    steps: list[Step] = [
+        Run(f"pull the agent image {source}", (runtime, "pull", source), phase="agent")
+    ]
+    if agent_image != source:
+        steps.append(
+            Run(
+                f"name it {agent_image}",
+                (runtime, "tag", source, agent_image),
+                phase="agent",
+                timeout_s=60,
+            )
+        )
+    steps.append(
+        Run(
+            "load it into every node (no registry needed)",
+            ("kind", "load", "docker-image", agent_image, "--name", name),
+            phase="agent",
+        )
+    )
+    return steps
 
 
 def _apply(context: str, path: Path, what: str) -> Run:
@@ -602,16 +648,24 @@ def _mismatch(plan_: Plan, recorded: str | None, previous: state.KindState | Non
     )
 
 
-def available_deployer() -> Deployer | None:
+def available_deployer(agent_image: str | None = None) -> Deployer | None:
     """``driver_deployer`` when the Kubernetes driver is installed, else None."""
     try:
         found = importlib.util.find_spec("gauntlet.targets.kubernetes.driver") is not None
     except ModuleNotFoundError:
         found = False
-    return driver_deployer if found else None
+    if not found:
+        return None
+
+    def deploy(cluster: KindCluster, platform: Path) -> None:
+        driver_deployer(cluster, platform, agent_image=agent_image)
+
+    return deploy
 
 
-def driver_deployer(cluster: KindCluster, platform: Path) -> None:
+def driver_deployer(
+    cluster: KindCluster, platform: Path, *, agent_image: str | None = None
+) -> None:
     """Deploy the blueprint (workloads + probe agents) with the Kubernetes driver, imported
     only when the step runs so provisioning never depends on it at import time. Not through
     ``driver.connect("kind")``: that calls ``ensure_cluster``, whose lock this step runs under."""
@@ -624,6 +678,7 @@ def driver_deployer(cluster: KindCluster, platform: Path) -> None:
         name="kind",
         # Gauntlet created this cluster: chaos and load may disrupt it.
         allowed_for_disruption=True,
+        agent_image=agent_image,
     )
     target.deploy(with_outsider(load_blueprint(platform)))
 
@@ -654,6 +709,11 @@ def ensure_cluster(
             hashes = recorded_hashes(run, plan_.context)
             recorded = hashes.get(state.CLUSTER_HASH_ANNOTATION)
             if recorded == plan_.cluster_hash:
+                if plan_.phase("agent"):
+                    # Not part of the hash (a later `run` need not repeat it); idempotent.
+                    _Executor(run, progress, deployer, reused, sleep, clock).run(
+                        plan_, plan_.phase("agent")
+                    )
                 if not _blueprint_current(hashes.get(state.BLUEPRINT_HASH_ANNOTATION), plan_):
                     progress(
                         f"reusing kind cluster '{plan_.name}'; the blueprint changed: "

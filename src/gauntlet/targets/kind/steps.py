@@ -16,9 +16,10 @@ Four kinds of step, all plain data, so a plan can be asserted in tests and print
 - ``Deploy``: hand the blueprint's workloads to the Kubernetes driver (``KubernetesTarget
   .deploy``) through a callable injected by the caller; this module never imports the driver.
 
-Each step belongs to a phase: ``cluster`` (kind, Cilium, Gatekeeper), ``blueprint`` (policies,
-objects, workloads) or ``record`` (the reuse hashes stored on the cluster). A reused cluster
-whose blueprint changed re-runs only ``blueprint`` and ``record``.
+Each step belongs to a phase: ``cluster`` (kind, Cilium, Gatekeeper), ``agent`` (the probe
+agent's image loaded into the nodes, with ``--agent-image``), ``blueprint`` (policies, objects,
+workloads) or ``record`` (the reuse hashes stored on the cluster). A reused cluster re-runs
+``agent`` (idempotent), and ``blueprint`` and ``record`` when its blueprint changed.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-Phase = Literal["cluster", "blueprint", "record"]
+Phase = Literal["cluster", "agent", "blueprint", "record"]
 Check = Callable[[str], str | None]
 """Reads a command's stdout; None when the condition holds, else what is still missing."""
 
