@@ -1,1 +1,2 @@
-"""kind target: cluster configs (issue 7; the driver arrives with it)."""
+"""kind target: Cilium-ready cluster configs (``config``), the pinned versions (``versions``) and
+provisioning (``provision``: ``plan``, ``ensure_cluster``, ``down``); see docs/kind.md."""
