@@ -13,7 +13,7 @@ import kmock
 import pytest
 
 from gauntlet.targets.base import NotSupportedByTarget, PlantedFault, TargetError
-from gauntlet.targets.kubernetes.driver import FaultContext, KubernetesTarget
+from gauntlet.targets.kubernetes.driver import KubernetesTarget
 from kube_emulator import call, client_for, declare, status
 
 pytestmark = pytest.mark.kmock(cls=kmock.KubernetesScaffold)
@@ -76,19 +76,24 @@ async def test_chaos_and_load_refuse_contexts_not_allowed(
 async def test_inject_revert_and_teardown_on_an_allowed_context(
     kmock: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    kmock["get /version"] << {"gitVersion": "v1.31.2"}  # preflight for the fault context
     seen: list[tuple[str, Any]] = []
 
-    def inject_fault(client: Any, fault: PlantedFault, *, ctx: FaultContext) -> str:
-        seen.append(("inject", ctx.context))
+    def inject_fault(client: Any, fault: PlantedFault, *, ctx: Any) -> str:
+        seen.append(("inject", ctx.kind_cluster))
         return f"{fault.id}#1"
 
-    def revert_fault(client: Any, handle: str, *, ctx: FaultContext) -> None:
+    def revert_fault(client: Any, handle: str, *, ctx: Any) -> None:
         seen.append(("revert", handle))
 
-    _stub(monkeypatch, "faults", inject_fault=inject_fault, revert_fault=revert_fault)
+    _stub(
+        monkeypatch,
+        "faults",
+        inject_fault=inject_fault,
+        revert_fault=revert_fault,
+        FaultContext=lambda **fields: types.SimpleNamespace(**fields),
+    )
+    _stub(monkeypatch, "workloads", AGENT_IMAGE_DEFAULT="python:3.12")
     target = _target(kmock, allowed=True, context="kind-gauntlet")
-    target._preflight = types.SimpleNamespace()  # type: ignore[assignment]
     handle = await call(target.inject, PlantedFault("admission-webhook-outage", "down"))
     assert target.active_faults() == [handle]
     await call(target.revert, handle)
@@ -97,9 +102,9 @@ async def test_inject_revert_and_teardown_on_an_allowed_context(
     await call(target.teardown)
     await call(target.teardown)
     assert seen == [
-        ("inject", "kind-gauntlet"),
+        ("inject", "gauntlet"),
         ("revert", handle),
-        ("inject", "kind-gauntlet"),
+        ("inject", "gauntlet"),
         ("revert", second),
     ]
     assert target.active_faults() == []

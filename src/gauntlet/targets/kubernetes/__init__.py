@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gauntlet.targets.kubernetes.client import ApiResponse, ExecResult, KubeApiError, KubeClient
-from gauntlet.targets.kubernetes.driver import FaultContext, KubernetesTarget, connect
+from gauntlet.targets.kubernetes.driver import KubernetesTarget, connect
 
 __all__ = [
     "ApiResponse",
     "ExecResult",
-    "FaultContext",
     "KubeApiError",
     "KubeClient",
     "KubernetesTarget",

@@ -25,7 +25,7 @@ import importlib
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import ModuleType
@@ -55,7 +55,7 @@ from gauntlet.targets.kubernetes.safety import (
     is_allowed,
 )
 
-__all__ = ["FaultContext", "KubernetesTarget", "connect"]
+__all__ = ["KubernetesTarget", "connect"]
 
 _INSTALLER_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "default"})
 
@@ -63,18 +63,6 @@ _INSTALLER_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-leas
 def _module(name: str) -> ModuleType:
     """A sibling module of the workload side, imported on first use."""
     return importlib.import_module(f"gauntlet.targets.kubernetes.{name}")
-
-
-@dataclass(frozen=True)
-class FaultContext:
-    """What ``faults.inject_fault``/``revert_fault`` get from the driver besides the client."""
-
-    context: str | None
-    blueprint: Blueprint | None
-    run_id: str
-    preflight: Preflight
-    pods: Callable[[], Mapping[str, Any]]
-    """Blueprint pod key -> ``workloads.PodRef`` of the live pod, listed at call time."""
 
 
 @dataclass
@@ -117,6 +105,7 @@ class KubernetesTarget:
         self._preflight: Preflight | None = None
         self._applied: list[_Applied] = []
         self._faults: list[str] = []
+        self._fault_context: Any = None
 
     # -- what the cluster is ----------------------------------------------------------------
 
@@ -334,14 +323,17 @@ class KubernetesTarget:
     def active_faults(self) -> list[str]:
         return list(self._faults)
 
-    def _fault_ctx(self) -> FaultContext:
-        return FaultContext(
-            context=self.client.context,
-            blueprint=self.blueprint,
-            run_id=self.run_id,
-            preflight=self.preflight(),
-            pods=self.pod_refs,
-        )
+    def _fault_ctx(self) -> Any:
+        """``faults.FaultContext``, one per run: it keeps what each active fault must undo."""
+        if self._fault_context is None:
+            context = self.client.context or ""
+            self._fault_context = _module("faults").FaultContext(
+                run_id=self.run_id,
+                kind_cluster=context.removeprefix("kind-") if context.startswith("kind-") else None,
+                pods=self.pod_refs,
+                agent_image=self.agent_image or _module("workloads").AGENT_IMAGE_DEFAULT,
+            )
+        return self._fault_context
 
     # -- load --------------------------------------------------------------------------------
 
