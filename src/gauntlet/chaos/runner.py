@@ -17,6 +17,7 @@ Order of things, and why:
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -305,10 +306,13 @@ class ChaosRunner:
                     event_handlers=[_Phases(ctx, self.live)],
                 )
             if journal.get("status") == "interrupted" and not ctx.abort.is_set():
+                # Chaos Toolkit caught Ctrl-C itself (and played the rollbacks): stop here.
                 interrupted = True
-            self._wait_recovery()
-            self.live.phase = "tail"
-            ctx.hold(opts.tail_s)
+                ctx.event("note", "interrupted (Ctrl-C): reverting the faults")
+            else:
+                self._wait_recovery()
+                self.live.phase = "tail"
+                ctx.hold(opts.tail_s)
         except KeyboardInterrupt:
             interrupted = True
             ctx.event("note", "interrupted (Ctrl-C): reverting the faults")
@@ -363,6 +367,23 @@ class ChaosRunner:
             return []
 
     def _cleanup(
+        self,
+        load_thread: threading.Thread | None,
+        watcher: RecoveryWatcher,
+        prober: IsolationProber,
+        monitor: threading.Thread,
+    ) -> None:
+        # A second Ctrl-C must not cut the cleanup short: ignore it meanwhile (main thread).
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            self._release(load_thread, watcher, prober, monitor)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+
+    def _release(
         self,
         load_thread: threading.Thread | None,
         watcher: RecoveryWatcher,
