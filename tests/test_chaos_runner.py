@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from chaos_fakes import FakeTarget
 
+from chaos_fakes import FakeTarget
 from gauntlet.blueprint import load_blueprint
 from gauntlet.blueprint.probes import with_outsider
 from gauntlet.chaos.runner import ChaosOptions, run_outcome
