@@ -17,6 +17,7 @@ Order of things, and why:
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 import time
@@ -433,6 +434,9 @@ def run_outcome(
 ) -> ChaosOutcome:
     """``run_chaos`` with everything measured (load samples for the per-window SLOs)."""
     exp = load_experiment(experiment)
+    # Chaos Toolkit logs every step at INFO/WARNING on the root handler; our timeline and live
+    # view say the same, so only its errors go to the terminal.
+    logging.getLogger("chaostoolkit").setLevel(logging.ERROR)
     runner = ChaosRunner(target, exp, blueprint=blueprint, options=options, on_snapshot=on_snapshot)
     outcome = runner.run()
     outcome.report = build_report(outcome)
