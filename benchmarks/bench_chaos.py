@@ -13,10 +13,10 @@ recovery-watcher samples (p50/p99/max) -- the resolution of any recovery measure
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import time
-from pathlib import Path
 
 from gauntlet.blueprint import load_blueprint
 from gauntlet.blueprint.probes import with_outsider
@@ -50,7 +50,7 @@ def main() -> int:
             report = out.report
             assert report is not None
             ts = [s.t_s for s in out.samples]
-            gaps += [b - a for a, b in zip(ts, ts[1:], strict=False)]
+            gaps += [b - a for a, b in itertools.pairwise(ts)]
             rows.append(
                 {
                     "round": i + 1,
