@@ -157,3 +157,44 @@ def test_sigint_at_any_point_leaves_no_fault_and_no_sandbox(tmp_path: Path, dela
     while _leftovers(name) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _leftovers(name) == []
+
+
+def test_plain_chaos_run_against_a_sandbox_left_up(tmp_path: Path) -> None:
+    """The experiments are Chaos Toolkit files: `chaos run` runs them against `gauntlet up`."""
+    import shutil
+
+    if shutil.which("chaos") is None:
+        pytest.skip("the chaos CLI is not installed")
+    name = f"chaos-cli-{os.getpid()}"
+    up = subprocess.run(
+        [sys.executable, "-m", "gauntlet", "up", "--name", name],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert up.returncode == 0, up.stderr
+    try:
+        journal = tmp_path / "journal.json"
+        proc = subprocess.run(
+            [
+                "chaos",
+                "--no-log-file",
+                "run",
+                "--journal-path",
+                str(journal),
+                str(SCENARIOS / "network-partition.yaml"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            cwd=tmp_path,
+            env={**os.environ, "GAUNTLET_SANDBOX": name},
+        )
+        data = json.loads(journal.read_text())
+        assert data["status"] == "completed", proc.stderr[-3000:]
+        assert data["steady_states"]["before"]["steady_state_met"] is True
+        assert data["steady_states"]["after"]["steady_state_met"] is True
+        assert [r["status"] for r in data["run"]] == ["succeeded", "succeeded"]
+    finally:
+        subprocess.run([sys.executable, "-m", "gauntlet", "down", "--name", name], cwd=ROOT)

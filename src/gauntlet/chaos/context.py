@@ -146,7 +146,19 @@ def bound(ctx: ChaosContext) -> Iterator[ChaosContext]:
         _current = None
 
 
+_attached: ChaosContext | None = None
+
+
 def current() -> ChaosContext:
+    global _attached
+    if _current is not None:
+        return _current
+    if _attached is None:
+        from gauntlet.chaos.standalone import attached_context
+
+        _attached = attached_context()
+    if _attached is not None:
+        return _attached
     if _current is None:
         raise NoChaosRun(
             "gauntlet.chaos activities act on the target of a Gauntlet chaos run; run the "

@@ -113,7 +113,8 @@ class SandboxChaos:
         if "local" not in spec.targets:
             reason = _UNSUPPORTED.get(fault.id, "a Kubernetes-only fault")
             raise NotSupportedByTarget(f"{fault.id}: not on the local sandbox: {reason}")
-        if self.sandbox.plan is None or self.sandbox.proc is None:
+        running = self.sandbox.proc is not None or self.sandbox.attached
+        if self.sandbox.plan is None or not running:
             raise TargetError(f"{fault.id}: deploy the blueprint before injecting faults")
         with self._lock:
             self._count += 1
@@ -136,7 +137,7 @@ class SandboxChaos:
             active = self._active.get(handle)
         if active is None:
             return
-        if self.sandbox.proc is not None:
+        if self.sandbox.proc is not None or self.sandbox.attached:
             active.revert(handle)
         with self._lock:
             self._active.pop(handle, None)

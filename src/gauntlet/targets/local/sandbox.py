@@ -118,6 +118,9 @@ class LocalSandbox:
         self._compile_options = CompileOptions()
         self.control: LocalControlPlane | None = None
         self.chaos = SandboxChaos(self)
+        # The harness side of a sandbox another process started and owns (`chaos run` against
+        # `gauntlet up`): faults may be injected, teardown leaves it running.
+        self.attached = False
 
     # -- lifecycle -------------------------------------------------------------------------
     def distribution(self) -> Distribution:
