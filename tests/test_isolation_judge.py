@@ -15,6 +15,7 @@ from gauntlet.blueprint.model import Pod
 from gauntlet.isolation import (
     CellResult,
     CellVerdict,
+    first_failing,
     inbound_control,
     judge_row,
     probe_round,
@@ -73,6 +74,20 @@ def cell(
 ALLOWED_OK = cell(SRC, API, 8080, allowed=True, outcome=Outcome.CONNECTED)
 DENIED_OK = cell(SRC, OTHER, 8080, allowed=False, outcome=Outcome.TIMEOUT)
 DENIED_OK_2 = cell(SRC, OTHER, 9090, allowed=False, outcome=Outcome.UNREACHABLE)
+
+
+# -- first_failing (the cell a failing row's target evidence is about) -----------------------
+
+
+def test_first_failing_prefers_a_wrong_cell_over_an_unobserved_one() -> None:
+    unobserved = cell(SRC, OTHER, 7070, allowed=False, outcome=Outcome.ERROR, error_class="x")
+    leak = cell(SRC, OTHER, 9090, allowed=False, outcome=Outcome.CONNECTED)
+    blocked = cell(SRC, API, 9999, allowed=True, outcome=Outcome.TIMEOUT)
+    assert first_failing([ALLOWED_OK, unobserved, leak, blocked]) is leak
+    assert first_failing([ALLOWED_OK, unobserved, blocked]) is blocked
+    assert first_failing([ALLOWED_OK, DENIED_OK, unobserved]) is unobserved
+    # A row inconclusive for want of a positive control has no suspect cell.
+    assert first_failing([DENIED_OK, DENIED_OK_2]) is None
 
 
 # -- judge_row -----------------------------------------------------------------------------

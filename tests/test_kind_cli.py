@@ -1,21 +1,26 @@
 """``gauntlet up/down --target kind`` through ``gauntlet.cli.main`` (no cluster, no tools):
 the dry run prints the plan, errors exit with the documented codes, ``--target local`` is
-unchanged."""
+unchanged; ``gauntlet run --target kind`` asks the driver for the very cluster ``up`` made."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
 
 import gauntlet.targets.kind.commands as commands
-from gauntlet.cli import build_parser, main
+from gauntlet.cli import _pytest_args, build_parser, main
 from gauntlet.exitcodes import ExitCode
+from gauntlet.plugin import REFERENCE_PLATFORM, _kind_options
 from gauntlet.targets.kind import versions
-from gauntlet.targets.kind.provision import ClusterMismatch, KindCluster, KindOptions
+from gauntlet.targets.kind.provision import ClusterMismatch, KindCluster, KindOptions, plan
 from gauntlet.targets.kind.runner import KindProvisionError
 
 CONFIGS = Path(__file__).resolve().parents[1] / "kind-configs"
+IMG = "registry.platform.example/library/python:3.12.8-slim-bookworm"
+
+pytest_plugins = ["pytester"]
 
 
 @pytest.fixture(autouse=True)
@@ -123,7 +128,7 @@ def test_up_reports_the_cluster(
     assert seen[0].recreate and seen[0].name == "gauntlet"
     out = capsys.readouterr().out
     assert "kind cluster 'gauntlet' ready (created" in out
-    assert "gauntlet run --target kind --context kind-gauntlet" in out
+    assert "run: gauntlet run --target kind;" in out
 
 
 @pytest.mark.parametrize(
@@ -208,3 +213,80 @@ def test_tox_envs_for_real_clusters() -> None:
     assert {"tests", "unit", "lint", "types", "suites"} <= {
         s.removeprefix("testenv:") for s in tox.sections()
     }
+
+
+# -- gauntlet run --target kind: the cluster up made ------------------------------------------
+
+CLUSTER_FLAGS = [
+    "--name",
+    "ci",
+    "--kind-config",
+    str(CONFIGS / "cilium-single.yaml"),
+    "--kubernetes-version",
+    "v1.35.0",
+    "--cilium-version",
+    "1.19.6",
+    "--gatekeeper-version",
+    "3.22.2",
+    "--agent-image",
+    IMG,
+    "--platform",
+    str(REFERENCE_PLATFORM),
+]
+
+
+def _up_options(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> KindOptions:
+    seen: list[KindOptions] = []
+
+    def fake_ensure(options: KindOptions, **_: object) -> KindCluster:
+        seen.append(options)
+        return KindCluster(options.name, f"kind-{options.name}", True, "abc")
+
+    monkeypatch.setattr(commands, "ensure_cluster", fake_ensure)
+    assert main(["up", "--target", "kind", *argv]) == ExitCode.OK
+    return seen[0]
+
+
+def _run_options(pytester: pytest.Pytester, argv: list[str]) -> KindOptions:
+    """What the plugin hands ``connect("kind")`` for ``gauntlet run --target kind ARGV``."""
+    args = build_parser().parse_args(["run", "--suite", "isolation", "--target", "kind", *argv])
+    forwarded = _pytest_args(args, pytester.path / "reports", [])
+    return _kind_options(pytester.parseconfig(*forwarded))
+
+
+@pytest.mark.parametrize("argv", [[], CLUSTER_FLAGS], ids=["defaults", "every-option"])
+def test_run_provisions_or_reuses_the_cluster_up_built(
+    monkeypatch: pytest.MonkeyPatch, pytester: pytest.Pytester, argv: list[str]
+) -> None:
+    up = _up_options(monkeypatch, argv)
+    run = _run_options(pytester, argv)
+    assert run == up
+    # Hence the same plan: same name, reuse hash, blueprint and agent image loaded into nodes.
+    up_plan, run_plan = plan(up), plan(run, deploy=False)
+    assert (run_plan.name, run_plan.cluster_hash) == (up_plan.name, up_plan.cluster_hash)
+    assert run_plan.phase("agent") == up_plan.phase("agent")
+    assert bool(run_plan.phase("agent")) == bool(run.agent_image)
+
+
+def test_up_prints_the_run_command_that_reuses_its_cluster(
+    monkeypatch: pytest.MonkeyPatch, pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    up = _up_options(monkeypatch, CLUSTER_FLAGS)
+    hint = capsys.readouterr().out.split("run: ", 1)[1].split(";", 1)[0]
+    argv = shlex.split(hint)
+    assert argv[:4] == ["gauntlet", "run", "--target", "kind"]
+    assert _run_options(pytester, argv[4:]) == up
+
+
+def test_run_names_the_cluster_by_its_kind_context(pytester: pytest.Pytester) -> None:
+    assert _run_options(pytester, ["--context", "kind-ci"]).name == "ci"
+    assert _run_options(pytester, ["--context", "kind-ci", "--name", "x"]).name == "x"
+    assert _run_options(pytester, []).name == "gauntlet"
+
+
+def test_local_runs_get_no_kind_options() -> None:
+    args = build_parser().parse_args(
+        ["run", "--suite", "l7", "--name", "ci", "--cilium-version", "1.19.6"]
+    )
+    argv = _pytest_args(args, Path("r"), [])
+    assert "--kind-name" not in argv and "--cilium-version" not in argv

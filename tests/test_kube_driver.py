@@ -7,13 +7,17 @@ import json
 import sys
 import types
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import kmock
 import pytest
 
 from gauntlet.targets.base import NotSupportedByTarget, PlantedFault, TargetError
-from gauntlet.targets.kubernetes.driver import KubernetesTarget
+from gauntlet.targets.kind import provision
+from gauntlet.targets.kind.provision import KindOptions
+from gauntlet.targets.kubernetes import driver
+from gauntlet.targets.kubernetes.driver import KubernetesTarget, connect
 from kube_emulator import call, client_for, declare, status
 
 pytestmark = pytest.mark.kmock(cls=kmock.KubernetesScaffold)
@@ -263,3 +267,61 @@ async def test_deploy_applies_in_order_skips_unserved_kinds_and_tears_down(
     assert [r.url.path for r in kmock["delete"]] == ["/api/v1/namespaces/team-a"]
     await call(target.teardown)
     assert len(kmock["delete"]) == 1
+
+
+# -- connect("kind"): the cluster gauntlet up would build ---------------------------------------
+
+
+@pytest.fixture
+def kind_connect(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
+    """connect() with ensure_cluster, the kubeconfig and the preflight faked; records calls."""
+    seen: list[tuple[str, Any]] = []
+
+    def ensure_cluster(options: Any, **kwargs: Any) -> Any:
+        seen.append(("ensure_cluster", (options, kwargs)))
+        return provision.KindCluster(options.name, f"kind-{options.name}", False, "h")
+
+    def from_kubeconfig(**kwargs: Any) -> Any:
+        seen.append(("kubeconfig", kwargs))
+        return types.SimpleNamespace(context=kwargs["context"])
+
+    monkeypatch.setattr(provision, "ensure_cluster", ensure_cluster)
+    monkeypatch.setattr(
+        driver, "KubeClient", types.SimpleNamespace(from_kubeconfig=from_kubeconfig)
+    )
+    monkeypatch.setattr(driver.KubernetesTarget, "preflight", lambda self: None)
+    return seen
+
+
+def test_connect_kind_provisions_from_the_run_options(kind_connect: list[tuple[str, Any]]) -> None:
+    asked = KindOptions(name="ci", cilium_version="1.19.6", platform=Path("p"), agent_image="r/a:1")
+    target = connect("kind", kind_options=asked, agent_image="r/a:1")
+    (_, (options, kwargs)), (_, kubeconfig) = kind_connect
+    assert options == asked
+    # No deployer: the plugin deploys after ensure_cluster released its lock.
+    assert "deployer" not in kwargs
+    assert kubeconfig["context"] == "kind-ci"
+    assert (target.name, target.allowed_for_disruption, target.agent_image) == (
+        "kind",
+        True,
+        "r/a:1",
+    )
+
+
+def test_connect_kind_loads_the_image_the_pods_run(kind_connect: list[tuple[str, Any]]) -> None:
+    target = connect("kind", agent_image="r/a:1")  # make_target without kind options
+    assert kind_connect[0][1][0] == KindOptions(agent_image="r/a:1")
+    assert target.agent_image == "r/a:1"
+    target = connect("kind", kind_options=KindOptions(name="x", agent_image="r/b:2"))
+    assert kind_connect[2][1][0].agent_image == target.agent_image == "r/b:2"
+
+
+def test_connect_kind_provisioning_errors_are_target_errors(
+    monkeypatch: pytest.MonkeyPatch, kind_connect: list[tuple[str, Any]]
+) -> None:
+    def mismatch(options: Any, **kwargs: Any) -> Any:
+        raise provision.ClusterMismatch("exists but was provisioned from other versions")
+
+    monkeypatch.setattr(provision, "ensure_cluster", mismatch)
+    with pytest.raises(TargetError, match="kind cluster 'gauntlet': exists but was provisioned"):
+        connect("kind")

@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 
+from gauntlet.blueprint import load_blueprint
+from gauntlet.plugin import REFERENCE_PLATFORM, CheckRecorder
 from gauntlet.targets.base import TargetError
 from gauntlet.targets.kubernetes import evidence
 from gauntlet.targets.kubernetes.client import ApiResponse, ExecResult
+from gauntlet.targets.kubernetes.driver import KubernetesTarget
 from gauntlet.targets.kubernetes.evidence import collect_evidence, summarize_flow
 from gauntlet.targets.kubernetes.workloads import PodRef
 from kube_workload_fakes import FakeKube, pod
@@ -221,3 +224,79 @@ def test_events_newest_last_and_pod_logs() -> None:
 )
 def test_flow_summaries(line: str, summary: str) -> None:
     assert summarize_flow(line) == summary
+
+
+# -- KubernetesTarget.evidence and the suites' hook -------------------------------------------
+
+
+def test_driver_evidence_names_the_live_pods_of_the_cell() -> None:
+    api = {"app": "api"}
+    kube = FakeKube(
+        [
+            cilium("cilium-w1", "w1"),
+            cilium("cilium-w2", "w2"),
+            pod("team-alpha", "api-7c-aa", labels=api, ip="10.244.1.6", node="w1"),
+            pod("team-beta", "api-5d-x", labels=api, ip="10.244.2.7", node="w2"),
+        ]
+    )
+    hubble(kube)
+    target = KubernetesTarget(kube, allowed_for_disruption=False)
+    target.blueprint = load_blueprint(REFERENCE_PLATFORM)
+    blocks = target.evidence(
+        cell=("team-beta/api-0", "team-alpha/api-0", 8080), namespaces=["team-beta", "team-alpha"]
+    )
+    titles = [title for title, _ in blocks]
+    assert titles == [
+        "Hubble flows",
+        "Gatekeeper audit",
+        "Events in team-beta",
+        "Events in team-alpha",
+        "Logs of team-beta/api-0 (team-beta/api-5d-x)",
+        "Logs of team-alpha/api-0 (team-alpha/api-7c-aa)",
+    ]
+    observe = next(c.args[2] for c in kube.calls if c.verb == "exec")
+    assert observe[observe.index("--from-pod") + 1] == "team-beta/api-5d-x"
+    assert observe[observe.index("--to-pod") + 1] == "team-alpha/api-7c-aa"
+    assert observe[observe.index("--to-port") + 1] == "8080"
+
+
+def test_driver_evidence_before_deploy_says_why_and_still_collects() -> None:
+    target = KubernetesTarget(FakeKube(), allowed_for_disruption=False)
+    blocks = dict(target.evidence(cell=("team-a/x-0", "team-b/y-0", 80), namespaces=["team-a"]))
+    assert blocks["Pods of the cell"] == "unavailable: deploy the blueprint first"
+    assert blocks["Events in team-a"] == "no events"
+    assert "Hubble flows" in blocks and "Logs of team-a/x-0 (team-a/x-0)" in blocks
+    # Without a cell: the audit and the namespaces' events only, no pod lookup at all.
+    assert [t for t, _ in target.evidence(cell=None, namespaces=["team-a"])] == [
+        "Gatekeeper audit",
+        "Events in team-a",
+    ]
+
+
+class _Evidently:
+    def __init__(self, answer: Exception | list[tuple[str, str]]) -> None:
+        self.answer = answer
+        self.asked: list[dict[str, Any]] = []
+
+    def evidence(self, **kwargs: Any) -> list[tuple[str, str]]:
+        self.asked.append(kwargs)
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+def test_check_attaches_target_evidence_best_effort() -> None:
+    check = CheckRecorder(suite="isolation", id="isolation/x", title="x")
+    target = _Evidently([("Hubble flows", "DROPPED ..."), ("Events in team-a", "no events")])
+    check.attach_target_evidence(target, cell=("a/p-0", "b/q-0", 80), namespaces=("a", "b"))
+    assert target.asked == [{"cell": ("a/p-0", "b/q-0", 80), "namespaces": ["a", "b"]}]
+    assert [(e.title, e.content) for e in check.evidence] == target.answer
+    # Whatever the target raises (a bug included) is attached, never raised into the verdict.
+    broken = CheckRecorder(suite="l7", id="l7/x", title="x")
+    broken.attach_target_evidence(_Evidently(KeyError("pods")), cell=None, namespaces=["a"])
+    [(title, text)] = [(e.title, e.content) for e in broken.evidence]
+    assert (title, text) == ("target evidence", "unavailable: KeyError: 'pods'")
+    # A target without the method (the local sandbox) keeps its own evidence only.
+    plain = CheckRecorder(suite="isolation", id="isolation/y", title="y")
+    plain.attach_target_evidence(object(), cell=None, namespaces=["a"])
+    assert plain.evidence == []

@@ -15,6 +15,7 @@ from gauntlet.exitcodes import ExitCode
 from gauntlet.oracle import compute_truth_table
 from gauntlet.oracle.render import LEGEND, expected_grid, l7_section, table_json
 from gauntlet.plugin import REFERENCE_PLATFORM
+from gauntlet.targets.kind.commands import add_cluster_options as add_kind_cluster_options
 from gauntlet.targets.kind.commands import add_up_options as add_kind_up_options
 
 SUITES_DIR = Path(os.environ.get("GAUNTLET_SUITES", Path(__file__).resolve().parents[2] / "suites"))
@@ -48,6 +49,11 @@ def _pytest_args(args: argparse.Namespace, report_dir: Path, extra: list[str]) -
         argv += ["--agent-image", args.agent_image]
     if getattr(args, "ingress_url", None):
         argv += ["--ingress-url", args.ingress_url]
+    if args.target == "kind":
+        # The cluster `gauntlet up --target kind` would build with the same options.
+        for flag, dest in _KIND_RUN_OPTIONS:
+            if getattr(args, dest, None):
+                argv += [flag, str(getattr(args, dest))]
     if getattr(args, "profile", None):
         argv += ["--profile", args.profile]
     if getattr(args, "workers", None):
@@ -57,6 +63,16 @@ def _pytest_args(args: argparse.Namespace, report_dir: Path, extra: list[str]) -
     if getattr(args, "prometheus_url", None):
         argv += ["--prometheus-url", args.prometheus_url]
     return argv + extra
+
+
+_KIND_RUN_OPTIONS = (
+    ("--kind-name", "name"),
+    ("--kind-config", "kind_config"),
+    ("--kubernetes-version", "kubernetes_version"),
+    ("--cilium-version", "cilium_version"),
+    ("--gatekeeper-version", "gatekeeper_version"),
+)
+"""``run`` option -> the plugin's: what the kind cluster is provisioned or reused from."""
 
 
 def _check_inputs(args: argparse.Namespace) -> int | None:
@@ -381,6 +397,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="base URL of the platform's ingress for load on Kubernetes targets "
         "(default: a port-forward)",
     )
+    kind = run.add_argument_group(
+        "kind target (--target kind): the cluster to provision or reuse, as given to gauntlet up"
+    )
+    kind.add_argument("--name", default=None, help="kind cluster name (default: gauntlet)")
+    add_kind_cluster_options(kind.add_argument)
     run.add_argument("--profile", default="smoke", choices=("smoke", "nightly", "gameday"))
     run.add_argument("--report-dir", default="reports/latest")
     run.add_argument("-n", dest="workers", default=None, help="pytest-xdist workers")

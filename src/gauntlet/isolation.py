@@ -12,7 +12,7 @@ handshake cannot be faked).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -133,6 +133,14 @@ def judge_row(
         verdict = "pass"
         head = f"{len(cells)} cell(s) as expected"
     return RowJudgement(source, tuple(cells), control, verdict, "\n".join([head, *lines]))
+
+
+def first_failing(cells: Iterable[CellResult]) -> CellResult | None:
+    """The cell a failing row's target evidence is gathered for: its first leak or blocked
+    cell, else its first unobserved one (a row without a positive control has neither)."""
+    cells = list(cells)
+    wrong = [c for c in cells if c.verdict in (CellVerdict.LEAK, CellVerdict.BLOCKED)]
+    return next(iter(wrong or [c for c in cells if c.verdict is CellVerdict.UNOBSERVED]), None)
 
 
 def observed_symbol(c: CellResult) -> str:

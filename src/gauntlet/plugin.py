@@ -25,6 +25,7 @@ from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
@@ -54,6 +55,9 @@ from gauntlet.report.scorecard import (
 from gauntlet.slo import PrometheusSource, SloSpec, SloSpecError, load_specs
 from gauntlet.slo.run import evaluate_run, merge
 from gauntlet.targets.base import PlantedFault, Target, TargetError
+
+if TYPE_CHECKING:
+    from gauntlet.targets.kind.provision import KindOptions
 
 REFERENCE_PLATFORM = Path(__file__).resolve().parents[2] / "fixtures" / "platform"
 TARGETS = ("local", "kind", "kubeconfig")
@@ -134,6 +138,24 @@ class CheckRecorder:
     def attach(self, title: str, content: str, kind: str = "text") -> None:
         self.evidence.append(Evidence(kind=kind, title=title, content=content))
 
+    def attach_target_evidence(
+        self, target: object, *, cell: tuple[str, str, int] | None, namespaces: Sequence[str]
+    ) -> None:
+        """Attach what the target itself can show about a failure, when it has an
+        ``evidence`` method (Kubernetes: Hubble flows of ``cell``, Gatekeeper audit, events,
+        logs; the local sandbox has none). Evidence explains a verdict already decided, so
+        nothing raised while gathering it may change that verdict: it is attached instead."""
+        collect = getattr(target, "evidence", None)
+        if not callable(collect):
+            return
+        try:
+            blocks = [(str(t), str(x)) for t, x in collect(cell=cell, namespaces=list(namespaces))]
+        except Exception as exc:
+            self.attach("target evidence", f"unavailable: {type(exc).__name__}: {exc}")
+            return
+        for title, text in blocks:
+            self.attach(title, text)
+
     def publish_slos(self, slos: Sequence[SloResult]) -> None:
         """Add SLO results to the scorecard (calls add up, from any number of checks)."""
         self.slos.extend(slos)
@@ -164,6 +186,8 @@ class CheckRecorder:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    from gauntlet.targets.kind.commands import add_cluster_options as add_kind_cluster_options
+
     group = parser.getgroup("gauntlet", "CaaS Gauntlet")
     group.addoption(
         "--target",
@@ -193,6 +217,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="image the probe agent runs in on Kubernetes targets (a mirror the platform trusts)",
     )
+    group.addoption(
+        "--kind-name",
+        default=None,
+        help="--target kind: cluster to provision or reuse (default: gauntlet, or NAME of "
+        "--context kind-NAME)",
+    )
+    add_kind_cluster_options(group.addoption)
     group.addoption(
         "--ingress-url",
         dest="gauntlet_ingress_url",
@@ -313,18 +344,40 @@ def _kubernetes_target(config: pytest.Config) -> Target:
     if state.kube_target is None:
         from gauntlet.targets.kubernetes.driver import connect
 
+        kind = config.getoption("target")
         try:
             state.kube_target = connect(
-                config.getoption("target"),
+                kind,
                 context=config.getoption("gauntlet_context"),
                 allow_contexts=config.getoption("gauntlet_allow_contexts"),
                 agent_image=config.getoption("gauntlet_agent_image"),
                 ingress_url=config.getoption("gauntlet_ingress_url"),
+                kind_options=_kind_options(config) if kind == "kind" else None,
             )
         except TargetError as exc:
             state.target_error = str(exc)
             raise
     return state.kube_target
+
+
+def _kind_options(config: pytest.Config) -> KindOptions:
+    """What ``gauntlet up --target kind`` is given for the cluster this run provisions or
+    reuses: the same name, blueprint, agent image, kind config and versions (the last two make
+    its reuse hash, so any difference is another cluster)."""
+    from gauntlet.targets.kind.provision import DEFAULT_NAME, KindOptions, default_kind_config
+
+    context = config.getoption("gauntlet_context") or ""
+    platform, kind_config = config.getoption("platform"), config.getoption("kind_config")
+    return KindOptions(
+        name=config.getoption("kind_name")
+        or (context.removeprefix("kind-") if context.startswith("kind-") else DEFAULT_NAME),
+        kind_config=Path(kind_config) if kind_config else default_kind_config(),
+        kubernetes_version=config.getoption("kubernetes_version"),
+        cilium_version=config.getoption("cilium_version"),
+        gatekeeper_version=config.getoption("gatekeeper_version"),
+        platform=Path(platform) if platform else None,
+        agent_image=config.getoption("gauntlet_agent_image"),
+    )
 
 
 def _target_components(config: pytest.Config) -> frozenset[str] | None:

@@ -13,7 +13,14 @@ import pytest
 
 from gauntlet.blueprint import load_blueprint
 from gauntlet.blueprint.probes import with_outsider
-from gauntlet.isolation import CellResult, inbound_control, judge_row, probe_round, row_matrices
+from gauntlet.isolation import (
+    CellResult,
+    first_failing,
+    inbound_control,
+    judge_row,
+    probe_round,
+    row_matrices,
+)
 from gauntlet.oracle import TruthTable
 from gauntlet.plugin import REFERENCE_PLATFORM, CheckRecorder
 from gauntlet.report.scorecard import MatrixCell, Verdict
@@ -46,14 +53,28 @@ def isolation_round(
     return cells
 
 
+def _attach_target_evidence(
+    check: CheckRecorder, target: Target, source_pod: str, cell: CellResult | None
+) -> None:
+    probe = None if cell is None else cell.expectation.cell
+    keys = [source_pod] if probe is None else [probe.src, probe.dst]
+    check.attach_target_evidence(
+        target,
+        cell=None if probe is None else (probe.src, probe.dst, probe.port),
+        namespaces=list(dict.fromkeys(k.partition("/")[0] for k in keys)),
+    )
+
+
 def test_isolation_row(
     source_pod: str,
     isolation_round: dict[str, CellResult] | str,
+    gauntlet_target: Target,
     gauntlet_truth_table: TruthTable,
     gauntlet_check: CheckRecorder,
 ) -> None:
     """Every destination of ``source_pod`` is reachable exactly as the blueprint declares."""
     if isinstance(isolation_round, str):
+        _attach_target_evidence(gauntlet_check, gauntlet_target, source_pod, None)
         gauntlet_check.conclude(Verdict.INCONCLUSIVE, isolation_round)
         return
     row = {cid: c for cid, c in isolation_round.items() if c.expectation.cell.src == source_pod}
@@ -84,5 +105,8 @@ def test_isolation_row(
             "expected / observed / diff",
             row_matrices(gauntlet_truth_table, source_pod, row),
             kind="matrix",
+        )
+        _attach_target_evidence(
+            gauntlet_check, gauntlet_target, source_pod, first_failing(row.values())
         )
     gauntlet_check.conclude(Verdict(judgement.verdict), judgement.message)

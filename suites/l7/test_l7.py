@@ -172,6 +172,11 @@ def test_l7_cell(
     except TargetError as exc:
         log = f"the access log could not be read: {exc}"
     gauntlet_check.attach("access log of the cell", log)
+    gauntlet_check.attach_target_evidence(
+        gauntlet_target,
+        cell=(exp.cell.src, exp.cell.dst, exp.cell.port),
+        namespaces=list(dict.fromkeys(k.partition("/")[0] for k in (exp.cell.src, exp.cell.dst))),
+    )
     if mismatches:
         head = f"{len(mismatches)} of {len(rows)} requests contradict the blueprint's HTTP rules"
         gauntlet_check.conclude(Verdict.FAIL, f"{head}\n{table(mismatches, limit=12)}")

@@ -8,8 +8,10 @@ on the way is ``INCONCLUSIVE`` (the target errored).
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from gauntlet.blueprint import BlueprintError
@@ -28,29 +30,37 @@ from gauntlet.targets.kind.runner import KindProvisionError, ToolsMissing
 from gauntlet.targets.kind.versions import CILIUM_VERSION, GATEKEEPER_VERSION, KUBERNETES_VERSION
 
 
-def add_up_options(parser: argparse.ArgumentParser) -> None:
-    """The kind-only options of ``gauntlet up``."""
-    kind = parser.add_argument_group("kind target (--target kind)")
-    kind.add_argument(
+def add_cluster_options(add: Callable[..., object]) -> None:
+    """What the cluster is built from: the kind config and the pinned versions, which make its
+    reuse hash. ``gauntlet up`` and ``gauntlet run --target kind`` (and the pytest plugin) take
+    the same options, so a run reuses the cluster ``up`` made. ``add`` is an argparse group's
+    ``add_argument`` or a pytest option group's ``addoption``."""
+    add(
         "--kind-config",
         default=None,
         help="kind cluster config (default: kind-configs/cilium-3node.yaml)",
     )
-    kind.add_argument(
+    add(
         "--kubernetes-version",
         default=KUBERNETES_VERSION,
         help=f"node image Kubernetes version (default: {KUBERNETES_VERSION})",
     )
-    kind.add_argument(
+    add(
         "--cilium-version",
         default=CILIUM_VERSION,
         help=f"Cilium chart version (default: {CILIUM_VERSION})",
     )
-    kind.add_argument(
+    add(
         "--gatekeeper-version",
         default=GATEKEEPER_VERSION,
         help=f"Gatekeeper chart version (default: {GATEKEEPER_VERSION})",
     )
+
+
+def add_up_options(parser: argparse.ArgumentParser) -> None:
+    """The kind-only options of ``gauntlet up``."""
+    kind = parser.add_argument_group("kind target (--target kind)")
+    add_cluster_options(kind.add_argument)
     kind.add_argument(
         "--agent-image",
         default=None,
@@ -109,10 +119,33 @@ def up_command(args: argparse.Namespace) -> int:
     print(
         f"gauntlet: kind cluster '{cluster.name}' ready ({how} in "
         f"{time.monotonic() - started:.0f}s); context {cluster.context}; "
-        f"run: gauntlet run --target kind --context {cluster.context}; "
+        f"run: {run_command(options)}; "
         f"remove: gauntlet down --target kind --name {cluster.name}"
     )
     return ExitCode.OK
+
+
+def run_command(options: KindOptions) -> str:
+    """The ``gauntlet run`` that reuses the cluster ``options`` build: the options that differ
+    from the defaults (a different name, config or version is a different cluster)."""
+    default = KindOptions()
+    argv = ["gauntlet", "run", "--target", "kind"]
+    if options.name != default.name:
+        argv += ["--name", options.name]
+    if options.platform is not None:
+        argv += ["--platform", str(options.platform)]
+    if options.kind_config != default.kind_config:
+        argv += ["--kind-config", str(options.kind_config)]
+    for flag, value, pinned in (
+        ("--kubernetes-version", options.kubernetes_version, default.kubernetes_version),
+        ("--cilium-version", options.cilium_version, default.cilium_version),
+        ("--gatekeeper-version", options.gatekeeper_version, default.gatekeeper_version),
+    ):
+        if value != pinned:
+            argv += [flag, value]
+    if options.agent_image:
+        argv += ["--agent-image", options.agent_image]
+    return shlex.join(argv)
 
 
 def down_command(args: argparse.Namespace) -> int:

@@ -26,10 +26,10 @@ import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gauntlet.blueprint.model import Blueprint
 from gauntlet.report.scorecard import Distribution
@@ -54,6 +54,9 @@ from gauntlet.targets.kubernetes.safety import (
     check_disruption_allowed,
     is_allowed,
 )
+
+if TYPE_CHECKING:
+    from gauntlet.targets.kind.provision import KindOptions
 
 __all__ = ["KubernetesTarget", "connect"]
 
@@ -262,6 +265,26 @@ class KubernetesTarget:
             "read yet; judge L7 by the probes' HTTP answers"
         )
 
+    def evidence(
+        self, *, cell: tuple[str, str, int] | None, namespaces: Sequence[str]
+    ) -> list[tuple[str, str]]:
+        """(title, text) blocks explaining a failed check (``evidence.collect_evidence``):
+        Hubble's flows of ``cell`` (source key, destination key, port; blueprint keys), the
+        Gatekeeper audit, the events of ``namespaces`` and the cell's pods' logs. Each block
+        says why when its piece cannot be had; the live pods unknown, keys are used as pod
+        names and a first block says why."""
+        blocks: list[tuple[str, str]] = []
+        pods: Mapping[str, Any] = {}
+        if cell is not None:
+            try:
+                pods = self.pod_refs()
+            except TargetError as exc:
+                blocks.append(("Pods of the cell", f"unavailable: {exc}"))
+        found: list[tuple[str, str]] = _module("evidence").collect_evidence(
+            self.client, namespaces=namespaces, cell=cell, pods=pods
+        )
+        return blocks + found
+
     # -- control plane -----------------------------------------------------------------------
 
     def admit(
@@ -386,14 +409,29 @@ def connect(
     allow_contexts: Sequence[str] = (),
     agent_image: str | None = None,
     ingress_url: str | None = None,
+    kind_options: KindOptions | None = None,
 ) -> KubernetesTarget:
-    """The target for ``--target kind`` (provisions or reuses Gauntlet's kind cluster, which
-    may be disrupted) or ``--target kubeconfig`` (``context``, default the current one; no
-    provisioning), checked reachable by its preflight. Raises TargetError with what to fix."""
-    if target == "kind":
-        from gauntlet.targets.kind.provision import KindOptions, ensure_cluster
+    """The target for ``--target kind`` (provisions or reuses the kind cluster ``gauntlet up
+    --target kind`` would build from ``kind_options``, which may be disrupted) or ``--target
+    kubeconfig`` (``context``, default the current one; no provisioning), checked reachable by
+    its preflight. Raises TargetError with what to fix.
 
-        cluster = ensure_cluster(KindOptions())
+    The agent image the pods run is the one loaded into the kind nodes: ``agent_image``, else
+    ``kind_options.agent_image``. Provisioning gets no deployer: the caller deploys once
+    ``ensure_cluster`` has returned and released its lock (a deploy step calling back into
+    ``connect`` would wait on that lock forever)."""
+    if target == "kind":
+        from gauntlet.blueprint import BlueprintError
+        from gauntlet.targets.kind.config import KindConfigError
+        from gauntlet.targets.kind.provision import KindOptions, ensure_cluster
+        from gauntlet.targets.kind.runner import KindProvisionError
+
+        options = kind_options or KindOptions()
+        agent_image = agent_image or options.agent_image
+        try:
+            cluster = ensure_cluster(replace(options, agent_image=agent_image))
+        except (KindProvisionError, KindConfigError, BlueprintError) as exc:
+            raise TargetError(f"kind cluster '{options.name}': {exc}") from exc
         client = KubeClient.from_kubeconfig(context=cluster.context, kubeconfig=kubeconfig)
         allowed, name = True, "kind"
     elif target == "kubeconfig":
