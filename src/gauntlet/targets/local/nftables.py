@@ -246,11 +246,14 @@ def loss_ruleset(table: str, pods: Iterable[str], percent: float) -> str:
     One draw per packet: a packet between two lossy pods is not rolled twice (``goto`` ends the
     base chain when the lossy chain returns)."""
     per_mille = round(percent * _LOSS_SCALE / 100)
+    # numgen's values are 0..999: "< 1000" is out of its range, and 100 % is a plain drop.
+    draw = "" if per_mille >= _LOSS_SCALE else f"numgen random mod {_LOSS_SCALE} < {per_mille} "
+    loss = [f'{draw}drop comment "packet-loss"'] if per_mille > 0 else []
     return _chaos_table(
         table,
         {"lossy": pods},
         ["ip saddr @lossy goto loss", "ip daddr @lossy goto loss"],
-        {"loss": [f'numgen random mod {_LOSS_SCALE} < {per_mille} drop comment "packet-loss"']},
+        {"loss": loss},
     )
 
 

@@ -559,6 +559,12 @@ class Supervisor:
                     await asyncio.wait_for(pod.proc.wait(), 2)
                 except TimeoutError:
                     pod.proc.kill()
+        # Let the controller and proxy watchers finish their cleanup (it runs `ip link del`):
+        # asyncio.run would otherwise cancel them inside a subprocess start, and waiting for
+        # such a cancelled subprocess can hang the loop's shutdown for good.
+        tasks = [t for p in self.pods.values() for t in (p.task, p.proxy_watch) if t is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
 
     async def serve(self) -> None:
         await self.setup_network()
