@@ -29,6 +29,7 @@ from gauntlet.targets.base import (
     PodStatus,
     ProbeMode,
     ProbeRequest,
+    Target,
     TargetError,
 )
 from gauntlet.targets.local.chaos import SandboxChaos
@@ -221,6 +222,7 @@ def test_handles_count_up_and_revert_after_teardown_only_forgets() -> None:
     assert sb.active_faults() == []
     assert [c["op"] for c in sb.calls] == ["node", "kill_pod"]
     assert isinstance(sb.chaos, SandboxChaos)
+    assert isinstance(sb, Target)
 
 
 # -- e2e: one sandbox on the reference platform ----------------------------------------------
