@@ -3,6 +3,7 @@ reading, recovery measurement, leaks, cleanup, phases. The sandbox e2e tests sho
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,20 @@ import yaml
 from chaos_fakes import FakeTarget
 from gauntlet.blueprint import load_blueprint
 from gauntlet.blueprint.probes import with_outsider
+from gauntlet.chaos.results import chaos_slos
 from gauntlet.chaos.runner import ChaosOptions, run_outcome
+from gauntlet.chaos.watch import IsolationProber
+from gauntlet.oracle import compute_truth_table
 from gauntlet.plugin import REFERENCE_PLATFORM
 from gauntlet.report.scorecard import Verdict
+from gauntlet.slo import load_specs
+from gauntlet.targets.base import (
+    Outcome,
+    PodStatus,
+    ProbeRequest,
+    ProbeResult,
+    TargetError,
+)
 
 BP = with_outsider(load_blueprint(REFERENCE_PLATFORM))
 FAST = ChaosOptions(load=False, warmup_s=0.1, tail_s=0.1, stable_s=0.3, recovery_timeout_s=3)
@@ -176,3 +188,62 @@ def test_bad_gauntlet_settings_name_the_file_and_field(
     with pytest.raises(ExperimentError) as err:
         load_experiment(path)
     assert str(path) in str(err.value) and "extensions[gauntlet]" in str(err.value)
+
+
+class _BlindAfterKill(FakeTarget):
+    """The target stops answering pod status once a pod was killed."""
+
+    def pod_statuses(self) -> list[PodStatus]:
+        if self.killed_at:
+            raise TargetError("API server unreachable")
+        return super().pod_statuses()
+
+
+class _NoProbes(FakeTarget):
+    def probe(self, requests: Sequence[ProbeRequest]) -> list[ProbeResult]:
+        raise TargetError("agents unreachable")
+
+
+def test_a_watcher_that_could_not_ask_makes_no_recovery_claim(tmp_path: Path) -> None:
+    target = _BlindAfterKill(BP)
+    method = [action("kill", "kill_pods", namespace="team-alpha", pods=["api-0"])]
+    out = run_outcome(target, experiment(tmp_path, method), blueprint=BP, options=FAST)
+    r = out.report
+    assert r is not None and r.recovery_time_s is None
+    assert r.verdict is Verdict.INCONCLUSIVE and "could not observe" in r.message
+    specs = [s for s in load_specs() if s.name == "recovery-time"]
+    assert chaos_slos(out, specs, distribution="local-sandbox") == []
+
+
+def test_isolation_never_probed_is_not_a_pass(tmp_path: Path) -> None:
+    target = _NoProbes(BP)
+    r = run_outcome(target, experiment(tmp_path, KILL), blueprint=BP, options=FAST).report
+    assert r is not None and r.isolation_rounds == 0
+    assert r.verdict is Verdict.INCONCLUSIVE and "never probed" in r.message
+
+
+def test_denied_drops_count_only_with_a_positive_control() -> None:
+    """A source whose allowed cells all failed in a round proves nothing by its drops."""
+    table = compute_truth_table(BP)
+    isolated = "team-gamma/client-0"
+
+    class Cut(FakeTarget):
+        def probe(self, requests: Sequence[ProbeRequest]) -> list[ProbeResult]:
+            return [
+                ProbeResult(r.id, Outcome.TIMEOUT, 1.0) if isolated in (r.src, r.dst) else res
+                for r, res in zip(requests, super().probe(requests), strict=True)
+            ]
+
+    class Clock:
+        def now_s(self) -> float:
+            return 0.0
+
+    prober = IsolationProber(Cut(BP), table, clock=Clock())
+    prober.one_round()
+    denied_from_isolated = sum(
+        1 for e in table.expectations if not e.allowed and e.cell.src == isolated
+    )
+    all_denied = sum(1 for e in table.expectations if not e.allowed)
+    assert denied_from_isolated > 0
+    assert prober.denied_observed == all_denied - denied_from_isolated
+    assert prober.leaks == {}

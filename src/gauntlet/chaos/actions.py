@@ -69,11 +69,7 @@ def inject_fault(fault: str, params: dict[str, str] | None = None, duration_s: f
             raise InterruptExecution(
                 f"{fault} held for less than {duration_s:g} s: {ctx.abort_reason}"
             )
-        for record in ctx.active():
-            if record.handle == handle:
-                ctx.target.revert(handle)
-                record.reverted_s = ctx.now_s()
-                ctx.event("fault-reverted", f"{fault} [{handle}] after {duration_s:g} s")
+        ctx.revert(handle=handle, reason=f"after {duration_s:g} s")
     return handle
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from gauntlet.blueprint.model import Blueprint
 from gauntlet.chaos.catalog import FaultParamError, check_params
 from gauntlet.chaos.watch import LoadWindow, RecoveryWatcher
+from gauntlet.oracle import TruthTable, compute_truth_table
 from gauntlet.report.scorecard import ChaosEvent
 from gauntlet.targets.base import PlantedFault, Target, TargetError
 
@@ -60,6 +61,13 @@ class ChaosContext:
     # Caps every recovery wait (tests, and game days in a hurry); None: the experiment's.
     recovery_timeout_cap_s: float | None = None
     load_window: LoadWindow | None = None
+    _table: TruthTable | None = field(default=None, repr=False)
+
+    def truth_table(self) -> TruthTable:
+        """The blueprint's expected matrix, computed once per run."""
+        if self._table is None:
+            self._table = compute_truth_table(self.blueprint)
+        return self._table
 
     def now_s(self) -> float:
         return time.monotonic() - self.started_mono
@@ -90,13 +98,17 @@ class ChaosContext:
         self.event("fault-injected", f"{fault_id} ({desc or 'no parameters'}) [{handle}]")
         return handle
 
-    def revert(self, *, fault_id: str | None = None, reason: str = "") -> list[str]:
-        """Revert the active faults (of one kind, or all); returns the handles reverted."""
+    def revert(
+        self, *, fault_id: str | None = None, handle: str | None = None, reason: str = ""
+    ) -> list[str]:
+        """Revert the active faults (one handle, one kind, or all); returns the handles
+        reverted."""
         with self.lock:
             todo = [
                 f
                 for f in self.faults
                 if (fault_id is None or f.fault == fault_id)
+                and (handle is None or f.handle == handle)
                 and (f.reverted_s is None or f.instantaneous)
             ]
         done = []

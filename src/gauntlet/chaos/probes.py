@@ -11,7 +11,6 @@ from chaoslib.exceptions import ActivityFailed
 from gauntlet.blueprint.samples import pod_security_context, restricted_container, workload
 from gauntlet.chaos.context import current
 from gauntlet.isolation import CellVerdict, probe_round
-from gauntlet.oracle import compute_truth_table
 from gauntlet.targets.base import ProbeMode, ProbeRequest, TargetError
 
 __all__ = [
@@ -54,7 +53,7 @@ def isolation_holds(timeout_s: float = 0.5) -> bool:
     """One round of the isolation matrix now: no denied cell is reachable and allowed cells
     answer (a round where nothing answered proves nothing: that is a failure here)."""
     ctx = current()
-    cells = probe_round(ctx.target, compute_truth_table(ctx.blueprint), timeout_s=timeout_s)
+    cells = probe_round(ctx.target, ctx.truth_table(), timeout_s=timeout_s)
     if any(c.verdict is CellVerdict.LEAK for c in cells.values()):
         return False
     return all(c.verdict is CellVerdict.OK for c in cells.values() if c.expectation.allowed)

@@ -274,13 +274,21 @@ def _verdict(
         return Verdict.SKIP, "; ".join(unsupported)
     if outcome.interrupted:
         return Verdict.INCONCLUSIVE, "interrupted before the experiment finished"
+    # The target did not answer the recovery watcher after the fault: "not recovered" would be
+    # a claim nothing observed (a leak still stands: a handshake cannot be faked).
+    blind = window is not None and rec_s is None and _watcher_blind(outcome, window[1])
+    if blind and not leaks:
+        return (
+            Verdict.INCONCLUSIVE,
+            "the recovery watcher could not observe the target after the fault",
+        )
     problems = []
     if leaks:
         cells = ", ".join(f"{lk.src}->{lk.dst}:{lk.port}" for lk in leaks[:5])
         problems.append(f"{len(leaks)} isolation leak(s): {cells}")
     if after is False or deviated:
         problems.append("the steady state did not hold after the fault")
-    if window is not None and rec_s is None:
+    if window is not None and rec_s is None and not blind:
         problems.append("the platform did not recover (steady state never restored)")
     if rollbacks_ok is False:
         problems.append("a rollback failed")
@@ -290,6 +298,8 @@ def _verdict(
         problems.append("activities failed: " + "; ".join(failed))
     if problems:
         return Verdict.FAIL, "; ".join(problems)
+    if outcome.prober_rounds == 0 and "inject" in outcome.options_phases:
+        return Verdict.INCONCLUSIVE, "the isolation matrix was never probed during the experiment"
     if outcome.load_run is None and "inject" in outcome.options_phases:
         return Verdict.INCONCLUSIVE, f"no load ran during the experiment ({outcome.load_problem})"
     if window is None and "inject" in outcome.options_phases:
@@ -298,19 +308,9 @@ def _verdict(
     return Verdict.PASS, f"{rec}; {outcome.prober_rounds} isolation rounds without a leak"
 
 
-@dataclass(frozen=True)
-class _WindowRun:
-    """The load of one experiment, as ``evaluate`` reads a load run."""
-
-    report: Any
-    samples: Samples
-
-
-def _experiment_load(outcome: ChaosOutcome) -> _WindowRun | None:
-    run = outcome.load_run
-    if run is None:
-        return None
-    return _WindowRun(report=run.report, samples=run.samples)
+def _watcher_blind(outcome: ChaosOutcome, since_s: float) -> bool:
+    after = [s for s in outcome.samples if s.t_s >= since_s]
+    return bool(after) and all(s.detail.startswith("watcher:") for s in after)
 
 
 def chaos_slos(
@@ -327,7 +327,9 @@ def chaos_slos(
     wanted = {"load", "isolation"}
     if outcome.pod_starts_ms:
         wanted.add("pods")
-    if report.fault_end_s is not None:
+    if report.fault_end_s is not None and not (
+        report.recovery_time_s is None and _watcher_blind(outcome, report.fault_end_s)
+    ):
         wanted.add("chaos")
     adjusted = [
         dataclasses.replace(s, target=overrides[s.name], overrides={}) if s.name in overrides else s
@@ -339,7 +341,7 @@ def chaos_slos(
         unrecovered.append(max(0.0, report.duration_s - report.fault_end_s))
     leak_rounds = sum(lk.rounds for lk in report.leaks)
     m = Measurements(
-        load=_experiment_load(outcome),
+        load=outcome.load_run,
         isolation=EventCounts(total=max(outcome.denied_observed, leak_rounds), bad=leak_rounds)
         if outcome.prober_rounds
         else None,

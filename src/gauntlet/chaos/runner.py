@@ -41,7 +41,6 @@ from gauntlet.chaos.watch import IsolationProber, LoadWindow, RecoveryWatcher, r
 from gauntlet.load.profiles import load_profile
 from gauntlet.load.runner import LiveStats, LoadError, LoadRun, run_load
 from gauntlet.load.service import NoLoadService, load_service
-from gauntlet.oracle import compute_truth_table
 from gauntlet.report.scorecard import ChaosExperimentReport
 from gauntlet.targets.base import ProbeMode, ProbeRequest, Target, TargetError
 
@@ -274,7 +273,7 @@ class ChaosRunner:
         ctx.watcher = watcher
         prober = IsolationProber(
             self.target,
-            compute_truth_table(self.blueprint),
+            ctx.truth_table(),
             clock=ctx,
             timeout_s=opts.isolation_timeout_s,
         )

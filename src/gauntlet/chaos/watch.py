@@ -157,22 +157,28 @@ class IsolationProber(threading.Thread):
         self.requests = requests_for(self.expectations, timeout_s=timeout_s)
         self.rounds = 0
         self.denied_observed = 0
-        """Denied cells probed conclusively (dropped or reached), over all rounds."""
+        """Denied cells probed conclusively (reached, or dropped with a positive control)."""
         self.leaks: dict[str, LeakSpan] = {}
         self.errors = 0
         self.stopped = threading.Event()
 
     def one_round(self) -> None:
+        """One round of the matrix. A reached denied cell is a leak at once (a handshake cannot
+        be faked); a dropped one counts as held only when its source's datapath demonstrably
+        worked in the same round (an allowed cell from or to it answered), as the isolation
+        suite judges rows: during a partition or a pod kill a drop may prove nothing."""
         t = self.clock.now_s()
         results = self.target.probe(self.requests)
+        working: set[str] = set()
         for exp, res in zip(self.expectations, results, strict=True):
-            if exp.allowed:
-                continue
+            if exp.allowed and res.outcome.reached is True:
+                working.update((exp.cell.src, exp.cell.dst))
+        for exp, res in zip(self.expectations, results, strict=True):
             reached = res.outcome.reached
-            if reached is None:
+            if exp.allowed or reached is None:
                 continue
-            self.denied_observed += 1
             if reached:
+                self.denied_observed += 1
                 cell = exp.cell
                 span = self.leaks.get(cell.id)
                 if span is None:
@@ -182,6 +188,8 @@ class IsolationProber(threading.Thread):
                 else:
                     span.end_s = t
                     span.rounds += 1
+            elif exp.cell.src in working:
+                self.denied_observed += 1
         self.rounds += 1
 
     def run(self) -> None:
